@@ -1,0 +1,90 @@
+"""Activation masks and the linearized operator B (slides, "Our Formulation").
+
+Convention: vec stacks columns, so vec(U)[q*d + j] = U[j, q] and column q of
+U = W + I is u_q = w_q + e_q. The neuron state is 1{x_i . u_q > 0} (the slides'
+strict inequality; ties have probability zero for continuous data).
+
+    P_q = diag(1{X u_q > 0}),   B = [v_1 P_1 X, ..., v_d P_d X]  in R^{n x d^2}
+
+so that relu(X U) v = B vec(U) when B is built at U. With the signed masks
+S = M * v (S[i, q] = v_q 1{x_i . u_q > 0}):
+
+    B vec(U')  = sum_q S[:, q] * (X u'_q)  = ((X U') * S) 1
+    B^T r      = vec(X^T (S * r[:, None]))
+
+both O(n d^2) without forming B.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+
+def vec(U: np.ndarray) -> np.ndarray:
+    """Stack the columns of U: vec(U)[q*d + j] = U[j, q]."""
+    return np.ravel(U, order="F")
+
+
+def unvec(u: np.ndarray, d: int) -> np.ndarray:
+    """Inverse of :func:`vec`."""
+    return np.reshape(u, (d, d), order="F")
+
+
+def masks(X: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """Neuron states M[i, q] = 1{x_i . u_q > 0} (the diagonals of P_q)."""
+    return X @ U > 0
+
+
+def signed_masks(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """S = M * v: S[i, q] = v_q 1{x_i . u_q > 0}, as float."""
+    return M * v
+
+
+def B_matvec(X: np.ndarray, S: np.ndarray, U: np.ndarray) -> np.ndarray:
+    """B vec(U) = ((X U) * S) 1, for U of shape (d, d)."""
+    return np.einsum("iq,iq->i", X @ U, S)
+
+
+def B_rmatvec(X: np.ndarray, S: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """B^T r as a d x d matrix: X^T (S * r[:, None]); vec() of it is B^T r."""
+    return X.T @ (S * r[:, None])
+
+
+def B_operator(X: np.ndarray, S: np.ndarray) -> LinearOperator:
+    """B (n x d^2) as a SciPy LinearOperator on vec(U), matrix-free."""
+    n, d = X.shape
+    return LinearOperator(
+        (n, d * d),
+        matvec=lambda u: B_matvec(X, S, unvec(np.ravel(u), d)),
+        rmatvec=lambda r: vec(B_rmatvec(X, S, np.ravel(r))),
+        dtype=float,
+    )
+
+
+def dense_B(X: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """B = [v_1 P_1 X, ..., v_d P_d X] formed explicitly (n x d^2).
+
+    Column q*d + j is v_q 1{x_i . u_q > 0} x_ij. Only for small problems and as
+    the test reference: it takes 8 n d^2 bytes.
+    """
+    n, d = X.shape
+    return (S[:, :, None] * X[:, None, :]).reshape(n, d * d)
+
+
+def normal_matrix(X: np.ndarray, S: np.ndarray, chunk_bytes: int = 32 * 2**20) -> np.ndarray:
+    """B^T B = sum_i (s_i s_i^T) kron (x_i x_i^T), assembled from row chunks of B.
+
+    Peak memory: the d^2 x d^2 result plus one chunk of ``chunk_bytes``.
+    """
+    n, d = X.shape
+    G = np.zeros((d * d, d * d))
+    rows = max(1, chunk_bytes // (8 * d * d))
+    for lo in range(0, n, rows):
+        Bc = dense_B(X[lo:lo + rows], S[lo:lo + rows])
+        G += Bc.T @ Bc
+    return G
+
+
+def gram_matrix(X: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """B B^T = (X X^T) * (S S^T) (n x n), elementwise product."""
+    return (X @ X.T) * (S @ S.T)

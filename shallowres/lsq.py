@@ -1,0 +1,158 @@
+"""Exact solves of AM's least-squares step, eq. (3), by several paths.
+
+With the masks fixed (signed masks S), eq. (3) reads
+
+    W^{t+1} = argmin_W || B vec(W) - b ||,   b = y - B vec(I) = y - sum_q S[:, q] X[:, q]
+
+and when it has many solutions (n < d^2, or a neuron that is never active) we
+return the one of minimum ||W||_F, i.e. the solution closest to the identity
+U = I (the residual network's starting point). Paths, all exact to ~1e-10:
+
+- ``dense``:    np.linalg.lstsq on B formed explicitly (the reference);
+- ``cholesky``: normal equations B^T B w = B^T b, assembled in row chunks;
+- ``gram``:     B B^T z = b, w = B^T z, the n x n system when n < d^2;
+- ``cg``:       preconditioned CG on the normal equations, matrix-free,
+                warm-started, with a Kronecker preconditioner (S^T S) kron (X^T X / n);
+- ``lsqr``:     SciPy's LSQR from zero, matrix-free (minimum-norm).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.sparse.linalg import lsqr
+
+from .linear import B_matvec, B_operator, B_rmatvec, dense_B, gram_matrix, normal_matrix, unvec, vec
+
+CG_RTOL = 1e-13
+CG_MAXITER = 2000
+PINV_RCOND = 1e-12
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """How one AM step was solved."""
+
+    solver: str
+    inner_iters: int
+    underdetermined: bool   # n < d^2: the minimum-norm solution was taken
+    rank_deficient: bool    # B lacks full column rank (includes underdetermined)
+
+
+def residual_target(X: np.ndarray, S: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """b = y - B vec(I) = y - sum_q S[:, q] X[:, q]."""
+    return y - np.einsum("iq,iq->i", X, S)
+
+
+def _psd_solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Solve A x = b for symmetric PSD A: Cholesky, or the pseudo-inverse if singular.
+
+    Returns (x, singular). The pseudo-inverse gives the minimum-norm solution.
+    """
+    try:
+        c = sla.cho_factor(A, lower=True, overwrite_a=False, check_finite=False)
+        x = sla.cho_solve(c, b, check_finite=False)
+        # Cholesky "succeeds" on nearly singular matrices; check the solve is sound.
+        if np.all(np.isfinite(x)) and np.min(np.abs(np.diag(c[0]))) > 1e-7 * np.max(np.abs(np.diag(c[0]))):
+            return x, False
+    except np.linalg.LinAlgError:
+        pass
+    w, V = np.linalg.eigh(A)
+    keep = w > PINV_RCOND * max(w[-1], 0.0)
+    return V[:, keep] @ ((V[:, keep].T @ b) / w[keep]), True
+
+
+def solve_dense(X, S, y):
+    """Reference: np.linalg.lstsq on B formed explicitly (minimum-norm W)."""
+    n, d = X.shape
+    B = dense_B(X, S)
+    w, _, rank, _ = np.linalg.lstsq(B, residual_target(X, S, y), rcond=None)
+    return unvec(w, d), SolveInfo("dense", 0, n < d * d, rank < d * d)
+
+
+def solve_cholesky(X, S, y):
+    """Normal equations (B^T B) vec(W) = B^T b, B^T B assembled in row chunks."""
+    n, d = X.shape
+    G = normal_matrix(X, S)
+    rhs = vec(B_rmatvec(X, S, residual_target(X, S, y)))
+    w, singular = _psd_solve(G, rhs)
+    return unvec(w, d), SolveInfo("cholesky", 0, n < d * d, singular or n < d * d)
+
+
+def solve_gram(X, S, y):
+    """Minimum-norm solution W = B^T z with (B B^T) z = b (n x n system)."""
+    n, d = X.shape
+    z, singular = _psd_solve(gram_matrix(X, S), residual_target(X, S, y))
+    return B_rmatvec(X, S, z), SolveInfo("gram", 0, n < d * d, singular or n < d * d)
+
+
+class KroneckerPreconditioner:
+    """P = (S^T S) kron (X^T X / n) ~ B^T B; applies P^{-1} vec(R) = vec(C^{-1} R A^{-1}).
+
+    Exact in expectation on the diagonal blocks (E[1{x.u > 0} x x^T] = E[x x^T] / 2
+    for symmetric x) and it captures the v v^T spike of the off-diagonal blocks.
+    """
+
+    def __init__(self, X: np.ndarray, S: np.ndarray):
+        n, d = X.shape
+        ridge = 1e-10
+        A = S.T @ S
+        C = X.T @ X / n
+        eye = np.eye(d)
+        # Explicit d x d inverses: two small products per application beat
+        # triangular solves, which do not thread well at this size.
+        self._A_inv = sla.cho_solve(sla.cho_factor(A + ridge * np.trace(A) / d * eye), eye)
+        self._C_inv = sla.cho_solve(sla.cho_factor(C + ridge * np.trace(C) / d * eye), eye)
+
+    def __call__(self, R: np.ndarray) -> np.ndarray:
+        return self._C_inv @ R @ self._A_inv
+
+
+def solve_cg(X, S, y, W0=None, rtol=CG_RTOL, maxiter=CG_MAXITER):
+    """Preconditioned CG on (B^T B) vec(W) = B^T b, matrix-free, warm-started at W0.
+
+    Each iteration costs two n x d by d x d products. Stops when
+    ||B^T b - B^T B w|| <= rtol ||B^T b||.
+    """
+    n, d = X.shape
+    rhs = B_rmatvec(X, S, residual_target(X, S, y))
+    W = np.zeros((d, d)) if W0 is None else np.array(W0, dtype=float)
+    R = rhs - B_rmatvec(X, S, B_matvec(X, S, W))
+    stop = rtol * np.linalg.norm(rhs)
+    precond = KroneckerPreconditioner(X, S)
+    Z = precond(R)
+    P = Z.copy()
+    rz = np.vdot(R, Z)
+    k = 0
+    while np.linalg.norm(R) > stop and k < maxiter:
+        Q = B_rmatvec(X, S, B_matvec(X, S, P))
+        pq = np.vdot(P, Q)
+        if pq <= 0:  # direction in the null space: B is rank deficient
+            break
+        alpha = rz / pq
+        W += alpha * P
+        R -= alpha * Q
+        Z = precond(R)
+        rz_new = np.vdot(R, Z)
+        P = Z + (rz_new / rz) * P
+        rz = rz_new
+        k += 1
+    deficient = np.linalg.norm(R) > stop
+    return W, SolveInfo("cg", k, n < d * d, bool(deficient))
+
+
+def solve_lsqr(X, S, y, tol=1e-14, maxiter=20000):
+    """SciPy LSQR from zero on B vec(W) = b, matrix-free (minimum-norm W)."""
+    n, d = X.shape
+    out = lsqr(B_operator(X, S), residual_target(X, S, y), atol=tol, btol=tol,
+               conlim=1e12, iter_lim=maxiter)
+    return unvec(out[0], d), SolveInfo("lsqr", int(out[2]), n < d * d, n < d * d)
+
+
+def solve_am_step(path: str, X, S, y, W_prev=None):
+    """One AM solve, eq. (3), by ``path``; returns (W^{t+1}, SolveInfo)."""
+    if path == "cg":
+        return solve_cg(X, S, y, W_prev)
+    return {"dense": solve_dense, "cholesky": solve_cholesky, "gram": solve_gram,
+            "lsqr": solve_lsqr}[path](X, S, y)

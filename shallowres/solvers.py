@@ -1,0 +1,309 @@
+"""GD, eq. (1), and AM, eqs. (2)-(3), as iterators of per-iteration records.
+
+    GD: vec(W^{t+1}) = vec(W^t) + (eta/n) B^{tT} (y - B^t vec(W^t + I))          (1)
+    AM: B^t from the masks at W^t                                                (2)
+        vec(W^{t+1}) = argmin_W || B^t vec(W + I) - y ||                         (3)
+
+``iterate`` yields an :class:`IterRecord` for t = 0 (the initial point), 1, 2, ...
+lazily: the step to t + 1 is taken only when the next record is asked for.
+``run`` collects records into a :class:`RunResult` with a ``stop_reason``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .budget import choose_am_path, run_bytes
+from .linear import B_rmatvec, signed_masks
+from .lsq import SolveInfo, solve_am_step
+from .problem import Problem, initial_point
+from .spectrum import extreme_singular_values
+from .validation import GB, check, check_memory
+
+DEFAULT_ITERS = {"gd": 3000, "am": 50}
+DEFAULT_TOL = 1e-8
+DIVERGENCE_FACTOR = 1e6
+
+
+@dataclass(frozen=True, eq=False)
+class IterRecord:
+    """What one iterate W^t looks like, measured on the batch used at step t.
+
+    flips_teacher: pairs (i, q) with 1{x_i . u^t_q > 0} != 1{x_i . u*_q > 0};
+    flips_prev: pairs whose state changed since W^{t-1} (0 at t = 0);
+    rho3: sum_q ||E_q|| / ||W^t - W*||_F, E_q = v_q (P^t_q - P*_q) X u*_q / sqrt(n)
+    (Lemma 2; 0 when W^t = W*).
+    """
+
+    t: int
+    err: float
+    rel_err: float
+    train_loss: float
+    test_loss: float
+    flips_teacher: int
+    flips_teacher_per_neuron: np.ndarray
+    flips_prev: int
+    rho3: float
+    seconds: float
+    inner_iters: int = 0
+    solver: str = ""
+    underdetermined: bool = False
+    W: np.ndarray | None = None
+
+
+def parse_eta(eta) -> tuple[str, float]:
+    """eta = "theory", "Kx" (K times the theory step) or a positive number."""
+    if isinstance(eta, str):
+        s = eta.strip().lower()
+        if s == "theory":
+            return "theory", 1.0
+        if s.endswith("x"):
+            try:
+                k = float(s[:-1])
+            except ValueError:
+                k = float("nan")
+            return "theory", check("eta_scale", k)
+        try:
+            eta = float(s)
+        except ValueError:
+            raise ValueError(
+                f"eta must be 'theory', a multiple like '0.5x', or a float in (0, 10^12]; got {eta!r}"
+            ) from None
+    return "fixed", check("eta", eta)
+
+
+def theory_eta(X: np.ndarray, S: np.ndarray) -> float:
+    """eta = 2 / (sigma_min^2 + sigma_max^2) of B/sqrt(n) (the proof of eq. (4))."""
+    lo, hi = extreme_singular_values(X, S)
+    return 2.0 / (lo * lo + hi * hi)
+
+
+class _Batch:
+    """One batch's data and teacher quantities, computed once per batch."""
+
+    def __init__(self, problem: Problem, t: int, resample: bool):
+        self.X, self.y = problem.batch(t, resample)
+        self.Z_star = self.X @ problem.U_star
+        self.M_star = self.Z_star > 0
+
+
+def iterate(problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
+            init: str = "identity", delta: float = 0.8, eta="theory",
+            resample: bool = False, keep_W: bool = False, am_solver: str = "auto",
+            memory_budget: int = GB) -> Iterator[IterRecord]:
+    """Yield records for t = 0, 1, 2, ... of GD (eq. 1) or AM (eqs. 2-3). Endless:
+    stop by leaving the loop, or use :func:`run`."""
+    alg = check("alg", alg)
+    am_solver = check("am_solver", am_solver)
+    memory_budget = check("memory_budget", memory_budget)
+    eta_kind, eta_value = parse_eta(eta) if alg == "gd" else ("fixed", 1.0)
+    n, d = problem.n, problem.d
+    path = None
+    if alg == "am":
+        path = choose_am_path(n, d, memory_budget) if am_solver == "auto" else am_solver
+    check_memory(run_bytes(n, d, alg, path, 0, False, resample), memory_budget,
+                 f"{alg.upper()} with n = {n}, d = {d}" + (f" ({path} solver)" if path else ""))
+    if W0 is None:
+        W0 = initial_point(problem, init, delta)
+    W = np.array(W0, dtype=float)
+    if W.shape != (d, d) or not np.all(np.isfinite(W)):
+        raise ValueError(f"W0 must be a finite {d} x {d} array; got shape {W.shape}")
+    return _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path)
+
+
+def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
+    n, d = problem.n, problem.d
+    I = np.eye(d)
+    v = problem.v_star
+    W_star, scale = problem.W_star, problem.scale
+    start = time.perf_counter()
+    batch = _Batch(problem, 0, resample)
+    M_prev = None
+    eta = None
+    info = SolveInfo("", 0, False, False)
+    for t in range(10**12):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            U = W + I
+            Z = batch.X @ U
+            M = Z > 0
+            S = signed_masks(M, v)
+            r = batch.y - np.maximum(Z, 0.0) @ v           # y - B^t vec(W^t + I)
+            mismatch = M != batch.M_star
+            per_neuron = mismatch.sum(axis=0)
+            err = float(np.linalg.norm(W - W_star))
+            E = np.sqrt(np.einsum("iq,iq->q", batch.Z_star**2, mismatch) / n)
+            test_r = problem.y_test - np.maximum(problem.X_test @ U, 0.0) @ v
+            rec = IterRecord(
+                t=t, err=err, rel_err=err / scale,
+                train_loss=float(r @ r) / (2 * n),
+                test_loss=float(test_r @ test_r) / (2 * len(test_r)),
+                flips_teacher=int(per_neuron.sum()),
+                flips_teacher_per_neuron=per_neuron,
+                flips_prev=0 if M_prev is None else int(np.count_nonzero(M != M_prev)),
+                rho3=float(E.sum() / err) if err > 0 else 0.0,
+                seconds=time.perf_counter() - start,
+                inner_iters=info.inner_iters, solver=info.solver,
+                underdetermined=info.underdetermined,
+                W=W.copy() if keep_W else None,
+            )
+        yield rec
+        if not math.isfinite(err):
+            return
+        with np.errstate(over="ignore", invalid="ignore"):
+            if alg == "gd":
+                if eta is None:
+                    eta = eta_value * (theory_eta(batch.X, S) if eta_kind == "theory" else 1.0)
+                W = W + (eta / n) * B_rmatvec(batch.X, S, r)   # eq. (1)
+            else:
+                W, info = solve_am_step(path, batch.X, S, batch.y, W)   # eq. (3)
+        if resample:
+            batch = _Batch(problem, t + 1, True)
+            M_prev = batch.X @ (W_prev_U := U) > 0
+            del W_prev_U
+        else:
+            M_prev = M
+
+
+def gd(problem: Problem, W0=None, **kw) -> Iterator[IterRecord]:
+    """Gradient descent, eq. (1): records for t = 0, 1, ... (see :func:`iterate`)."""
+    return iterate(problem, "gd", W0, **kw)
+
+
+def am(problem: Problem, W0=None, **kw) -> Iterator[IterRecord]:
+    """Alternating minimization, eqs. (2)-(3): records for t = 0, 1, ..."""
+    return iterate(problem, "am", W0, **kw)
+
+
+STOP_REASONS = ("converged", "fixed_point", "max_iters", "diverged", "stopped")
+
+
+class Monitor:
+    """Decides, record by record, whether a run should stop, and says why.
+
+    converged: rel_err < tol; fixed_point: AM on a fixed batch whose activation
+    pattern did not change (the next solve would repeat the last); diverged:
+    non-finite error or error grown DIVERGENCE_FACTOR-fold; max_iters.
+    """
+
+    def __init__(self, alg: str, iters: int, tol: float, resample: bool = False):
+        self.alg, self.iters, self.tol, self.resample = alg, iters, tol, resample
+        self.err0: float | None = None
+
+    def __call__(self, rec: IterRecord) -> str | None:
+        if self.err0 is None:
+            self.err0 = rec.err
+        if not math.isfinite(rec.err) or not math.isfinite(rec.train_loss):
+            return "diverged"
+        if rec.err > DIVERGENCE_FACTOR * max(self.err0, 1e-300) and rec.t > 0:
+            return "diverged"
+        if rec.rel_err < self.tol:
+            return "converged"
+        if self.alg == "am" and not self.resample and rec.t > 0 and rec.flips_prev == 0:
+            return "fixed_point"
+        if rec.t >= self.iters:
+            return "max_iters"
+        return None
+
+    def message(self, reason: str, rec: IterRecord) -> str:
+        """One sentence a student understands."""
+        name = {"gd": "Gradient descent", "am": "Alternating minimization"}[self.alg]
+        if reason == "converged":
+            return (f"{name} converged: the relative error ||W - W*||_F / ||W* + I||_F fell "
+                    f"below {self.tol:g} after {rec.t} iterations ({rec.rel_err:.2e}).")
+        if reason == "fixed_point":
+            return (f"{name} reached a fixed point after {rec.t} iterations: no ReLU changed "
+                    f"state, so the next least-squares solve would repeat the last one "
+                    f"(relative error {rec.rel_err:.2e}).")
+        if reason == "max_iters":
+            return (f"{name} used all {rec.t} iterations before the relative error fell "
+                    f"below {self.tol:g} (it is {rec.rel_err:.2e}).")
+        if reason == "diverged":
+            why = ("became infinite or NaN" if not math.isfinite(rec.err) else
+                   f"grew more than {DIVERGENCE_FACTOR:.0e}-fold")
+            hint = " The step size eta is too large for this problem." if self.alg == "gd" else ""
+            return f"{name} diverged at iteration {rec.t}: the error {why}.{hint}"
+        return f"{name} was stopped by the user after {rec.t} iterations (relative error {rec.rel_err:.2e})."
+
+
+HISTORY_FIELDS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher",
+                  "flips_prev", "rho3", "seconds", "inner_iters")
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """A finished run: history arrays, final W, n_iter, config and stop_reason."""
+
+    alg: str
+    history: dict[str, np.ndarray]
+    flips_per_neuron: np.ndarray        # (n_iter + 1, d)
+    W: np.ndarray
+    n_iter: int
+    stop_reason: str
+    message: str
+    seconds: float
+    config: dict
+    records: tuple[IterRecord, ...]
+
+    @property
+    def rel_err(self) -> float:
+        return float(self.history["rel_err"][-1])
+
+    def summary(self) -> dict:
+        return dict(alg=self.alg, stop_reason=self.stop_reason, n_iter=self.n_iter,
+                    rel_err=self.rel_err, seconds=self.seconds, message=self.message)
+
+
+def collect(alg: str, records: list[IterRecord], W: np.ndarray, reason: str,
+            message: str, config: dict) -> RunResult:
+    """Bundle records into a RunResult (history arrays, one per field)."""
+    hist = {f: np.array([getattr(r, f) for r in records]) for f in HISTORY_FIELDS}
+    flips = np.array([r.flips_teacher_per_neuron for r in records])
+    return RunResult(alg, hist, flips, W, records[-1].t, reason, message,
+                     records[-1].seconds, config, tuple(records))
+
+
+def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
+        delta: float = 0.8, eta="theory", resample: bool = False, iters: int | None = None,
+        tol: float = DEFAULT_TOL, keep_W: bool = False, am_solver: str = "auto",
+        memory_budget: int = GB,
+        callback: Callable[[IterRecord], bool | None] | None = None) -> RunResult:
+    """Run GD or AM until converged, fixed point, diverged or ``iters`` steps.
+
+    ``callback(record)`` sees every record; returning True stops the run
+    (stop_reason "stopped").
+    """
+    alg = check("alg", alg)
+    iters = check("iters", DEFAULT_ITERS[alg] if iters is None else iters)
+    tol = check("tol", tol)
+    memory_budget = check("memory_budget", memory_budget)
+    path = None
+    if alg == "am":
+        path = choose_am_path(problem.n, problem.d, memory_budget) if am_solver == "auto" \
+            else check("am_solver", am_solver)
+    check_memory(run_bytes(problem.n, problem.d, alg, path, iters, keep_W, resample),
+                 memory_budget, f"{iters} iterations of {alg.upper()} with n = {problem.n}, "
+                 f"d = {problem.d}" + (" keeping every W^t" if keep_W else ""))
+    it = iterate(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
+                 keep_W=True, am_solver=am_solver, memory_budget=memory_budget)
+    monitor = Monitor(alg, iters, tol, resample)
+    records: list[IterRecord] = []
+    W_last = None
+    for rec in it:
+        W_last = rec.W
+        records.append(rec if keep_W else _without_W(rec))
+        wants_stop = callback is not None and callback(rec)
+        reason = monitor(rec) or ("stopped" if wants_stop else None)
+        if reason is not None:
+            break
+    config = dict(problem.config, alg=alg, init=init if W0 is None else "given", delta=delta,
+                  eta=eta, resample=resample, iters=iters, tol=tol, am_solver=path)
+    return collect(alg, records, W_last, reason, monitor.message(reason, rec), config)
+
+
+def _without_W(rec: IterRecord) -> IterRecord:
+    from dataclasses import replace
+    return replace(rec, W=None)
