@@ -12,7 +12,7 @@ import sys
 from .problem import load_problem, make_problem
 from .solvers import DEFAULT_TOL, IterRecord, parse_eta, run
 from .theory import theory
-from .validation import MB, CONSTRAINTS
+from .validation import CONSTRAINTS, MB
 
 RECORD_KEYS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher",
                "flips_prev", "rho3", "seconds", "inner_iters")
