@@ -43,7 +43,8 @@ def _add_problem_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--noise", type=float, default=0.0, help="label noise std, in units of 1/sqrt(n)")
     g.add_argument("--w-star", dest="w_star", default="balanced", help="balanced | gaussian")
     g.add_argument("--seed", type=int, default=0, help="one seed reproduces everything")
-    g.add_argument("--problem", metavar="F.npz", help="arrays W_star, v_star, X (and X_test) instead of --d/--n/--gamma")
+    g.add_argument("--problem", metavar="F.npz",
+                   help="arrays W_star, v_star, X (and X_test) instead of --d/--n/--gamma")
     g.add_argument("--init", default="identity", help="identity | random | delta")
     g.add_argument("--delta", type=float, default=0.8, help="Theorem 1's delta, in (0, 1)")
     g.add_argument("--resample", action="store_true", help="a fresh batch of n samples every iteration")
@@ -142,7 +143,7 @@ def cmd_theory(a, out) -> int:
     fmt = lambda v: "vacuous" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
     for k in THEORY_KEYS[:-1]:
         out.write(f"{k:>18}  {fmt(d[k])}\n")
-    for key, why in d["vacuous"].items():
+    for why in d["vacuous"].values():
         out.write(f"\n{why}\n")
     return 0
 

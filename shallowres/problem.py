@@ -144,10 +144,9 @@ def make_problem(
     return Problem(W_star, v_star, X, y, X_test, y_test, noise, seed, kind, "generated", config)
 
 
-def _as_matrix(name: str, a, shape=None) -> np.ndarray:
+def _as_matrix(name: str, a, shape: tuple) -> np.ndarray:
     a = np.asarray(a, dtype=float)
-    if a.ndim != (len(shape) if shape else a.ndim) or (shape and any(
-            s is not None and s != t for s, t in zip(shape, a.shape))):
+    if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape, strict=True)):
         want = " x ".join("any" if s is None else str(s) for s in shape)
         raise ValueError(f"{name} must be an array of shape {want}; got shape {a.shape}")
     if not np.all(np.isfinite(a)):
