@@ -22,6 +22,7 @@ from .linear import B_rmatvec, signed_masks
 from .lsq import SolveInfo, solve_am_step
 from .problem import Problem, initial_point
 from .spectrum import extreme_singular_values
+from .threads import blas_limit
 from .validation import GB, check, check_memory
 
 DEFAULT_ITERS = {"gd": 3000, "am": 50}
@@ -125,8 +126,10 @@ def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
     M_prev = None
     eta = None
     info = SolveInfo("", 0, False, False)
+    def limit():
+        return blas_limit(n, d)
     for t in range(10**12):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), limit():
             U = W + I
             Z = batch.X @ U
             M = Z > 0
@@ -153,7 +156,7 @@ def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
         yield rec
         if not math.isfinite(err):
             return
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), limit():
             if alg == "gd":
                 if eta is None:
                     eta = eta_value * (theory_eta(batch.X, S) if eta_kind == "theory" else 1.0)
