@@ -10,7 +10,7 @@ import math
 import sys
 
 from .problem import load_problem, make_problem
-from .solvers import DEFAULT_TOL, IterRecord, parse_eta, run
+from .solvers import DEFAULT_TOL, IterRecord, run
 from .theory import theory
 from .validation import CONSTRAINTS, MB
 
@@ -87,11 +87,13 @@ def _row(rec: IterRecord) -> dict:
 
 def cmd_run(a, out) -> int:
     problem = _problem(a)
-    if a.alg == "gd":
-        parse_eta(a.eta)
     stride = [a.every]
 
     def show(rec: IterRecord):
+        if rec.t == 0 and not a.json:   # after validation: nothing is printed for bad arguments
+            out.write(f"{a.alg.upper()} on d = {problem.d}, n = {problem.n}, "
+                      f"||W*||_F = {problem.gamma:.3g}, init = {a.init}"
+                      f"{', fresh samples' if a.resample else ''}\n{_table_header()}\n")
         if a.json:
             out.write(json.dumps(_row(rec)) + "\n")
             out.flush()
@@ -104,11 +106,6 @@ def cmd_run(a, out) -> int:
         stride[0] = max(1, (iters or (3000 if a.alg == "gd" else 50)) // 30)
     elif stride[0] < 1:
         raise ValueError(f"every must be an integer >= 1; got {a.every}")
-    if not a.json:
-        out.write(f"{a.alg.upper()} on d = {problem.d}, n = {problem.n}, "
-                  f"||W*||_F = {problem.gamma:.3g}, init = {a.init}"
-                  f"{', fresh samples' if a.resample else ''}\n")
-        out.write(_table_header() + "\n")
     res = run(problem, a.alg, init=a.init, delta=a.delta, eta=a.eta, resample=a.resample,
               iters=iters, tol=a.tol, am_solver=a.am_solver,
               memory_budget=int(a.memory_budget * MB), callback=show)

@@ -101,6 +101,7 @@ def iterate(problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
     alg = check("alg", alg)
     am_solver = check("am_solver", am_solver)
     memory_budget = check("memory_budget", memory_budget)
+    init, delta = check("init", init), check("delta", delta)
     eta_kind, eta_value = parse_eta(eta) if alg == "gd" else ("fixed", 1.0)
     n, d = problem.n, problem.d
     path = None
@@ -289,7 +290,8 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
             else check("am_solver", am_solver)
     check_memory(run_bytes(problem.n, problem.d, alg, path, iters, keep_W, resample),
                  memory_budget, f"{iters} iterations of {alg.upper()} with n = {problem.n}, "
-                 f"d = {problem.d}" + (" keeping every W^t" if keep_W else ""))
+                 f"d = {problem.d}" + (f" ({path} solver)" if path else "")
+                 + (" keeping every W^t" if keep_W else ""))
     it = iterate(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
                  keep_W=True, am_solver=am_solver, memory_budget=memory_budget)
     monitor = Monitor(alg, iters, tol, resample)

@@ -1,0 +1,91 @@
+"""python -m shallowres: exit codes, JSON keys, tables."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+RUN_KEYS = {"t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher", "flips_prev", "rho3"}
+SUMMARY_KEYS = {"stop_reason", "n_iter", "rel_err", "seconds"}
+THEORY_KEYS = {"sigma_min", "sigma_max", "kappa", "rho3", "rho_gd", "rho_am", "rho_am_tight",
+               "t_ratio_pred", "kappa_w", "lambda", "assumption1_holds"}
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "shallowres", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_run_json_lines_and_summary():
+    p = cli("run", "--d", "10", "--n", "600", "--alg", "am", "--json")
+    assert p.returncode == 0, p.stderr
+    lines = [json.loads(s) for s in p.stdout.splitlines()]
+    *records, summary = lines
+    assert all(RUN_KEYS <= set(r) for r in records)
+    assert [r["t"] for r in records] == list(range(len(records)))
+    assert SUMMARY_KEYS <= set(summary) and summary["stop_reason"] == "converged"
+    assert summary["n_iter"] == records[-1]["t"] and summary["rel_err"] == records[-1]["rel_err"] < 1e-8
+
+
+def test_run_table_is_readable():
+    p = cli("run", "--d", "10", "--n", "600", "--alg", "gd", "--iters", "60", "--every", "20")
+    assert p.returncode == 0, p.stderr
+    assert "rel_err" in p.stdout and "stop_reason = max_iters" in p.stdout
+    rows = [s.split()[0] for s in p.stdout.splitlines() if s.strip()[:1].isdigit()]
+    assert rows == ["0", "20", "40", "60"]
+
+
+def test_run_resample_noise_eta_multiple_and_problem_file(tmp_path):
+    rng = np.random.default_rng(0)
+    f = tmp_path / "p.npz"
+    np.savez(f, W_star=0.1 * rng.standard_normal((4, 4)), v_star=np.ones(4), X=rng.standard_normal((200, 4)))
+    p = cli("run", "--problem", str(f), "--alg", "gd", "--eta", "0.5x", "--iters", "5", "--resample",
+            "--noise", "0.1", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout.splitlines()[-1])["n_iter"] == 5
+
+
+def test_theory_json_keys():
+    p = cli("theory", "--d", "10", "--n", "800", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert THEORY_KEYS <= set(out)
+    assert out["kappa"] > 1 and isinstance(out["assumption1_holds"], bool)
+
+
+def test_theory_table_says_vacuous():
+    p = cli("theory")
+    assert p.returncode == 0 and "vacuous" in p.stdout
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["run", "--gamma", "-1"], "--gamma"),
+    (["run", "--d", "abc"], "--d"),
+    (["run", "--d", "500"], "--d"),
+    (["run", "--n", "0"], "--n"),
+    (["run", "--delta", "1.5", "--init", "delta"], "--delta"),
+    (["run", "--alg", "sgd"], "--alg"),
+    (["run", "--init", "zeros"], "--init"),
+    (["run", "--eta", "-3"], "--eta"),
+    (["run", "--eta", "fast"], "--eta"),
+    (["run", "--iters", "0"], "--iters"),
+    (["run", "--tol", "2"], "--tol"),
+    (["run", "--seed", "-5"], "--seed"),
+    (["run", "--noise", "-1"], "--noise"),
+    (["run", "--problem", "/nonexistent.npz"], "--problem"),
+    (["run", "--every", "0"], "--every"),
+    (["run", "--bogus"], "--bogus"),
+    (["theory", "--eps", "0"], "--eps"),
+    (["run", "--d", "200", "--n", "1000000"], "memory budget"),
+])
+def test_bad_arguments_exit_2_with_one_line(args, flag):
+    p = cli(*args)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0], p.stderr
+    assert "Traceback" not in p.stderr and p.stdout == ""
+
+
+def test_no_command_exits_2():
+    assert cli().returncode == 2
