@@ -1,0 +1,11 @@
+"""The dashboard's UI helpers, used by ``app.py`` and ``pages/``.
+
+- ``state``:   the settings table, URL (query-parameter) parsing with warnings, and its sync;
+- ``widgets``: sidebar controls, presets and the assumptions panel;
+- ``stream``:  a per-session run of GD and/or AM advanced step by step, with throttled redraws;
+- ``figures``: Plotly figure builders (plain dicts: fast to build and to serialize);
+- ``export``:  CSV and JSON downloads of a run;
+- ``theory_view``: the Theory page's cached computations.
+
+Importing any of them has no side effects and creates no shared mutable state.
+"""

@@ -1,0 +1,184 @@
+"""Plotly figures of a run, as plain dicts (no graph_objects: 4x faster to build).
+
+Every figure takes ``hist``: algorithm ("gd" | "am") -> per-iteration arrays, as
+made by ``stream.Trace.history``. One colour per algorithm on every chart and page
+(``COLORS``); fonts sized for a projector; log axes where values span decades.
+Arrays stay NumPy so Plotly sends them compactly (base64).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+COLORS = {"gd": "#0072B2", "am": "#D55E00"}     # Okabe-Ito blue / vermillion: colour-blind safe
+NAMES = {"gd": "GD", "am": "AM"}
+GRAY = "#555555"
+TICK = 16
+AXIS_TITLE = 18
+HEIGHT = 420
+MARKERS_UP_TO = 60          # draw markers on lines with at most this many points
+
+Hist = Mapping[str, Mapping[str, np.ndarray]]
+
+
+def _axis(title: str, log: bool = False, **kw) -> dict:
+    ax = {"title": {"text": title, "font": {"size": AXIS_TITLE}}, "type": "log" if log else "linear",
+          "tickfont": {"size": TICK}, "showgrid": True, "gridcolor": "#dddddd", "zeroline": False,
+          "showline": True, "linecolor": GRAY, "ticks": "outside"}
+    if log:
+        ax["exponentformat"] = "power"
+    ax.update(kw)
+    return ax
+
+
+def layout(title: str, x_title: str, y_title: str, *, log_x: bool = False, log_y: bool = False,
+           height: int = HEIGHT, **kw) -> dict:
+    """Common layout: title at the top left, legend in a row between title and plot."""
+    out = {
+        "title": {"text": title, "font": {"size": 20}, "x": 0.01, "xanchor": "left",
+                  "y": 0.98, "yanchor": "top"},
+        "font": {"size": TICK},
+        "height": height,
+        "margin": {"l": 90, "r": 20, "t": 95, "b": 70},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.01, "yanchor": "bottom",
+                   "font": {"size": TICK}},
+        "hovermode": "x unified",
+        "hoverlabel": {"font": {"size": TICK}},
+        "xaxis": _axis(x_title, log_x),
+        "yaxis": _axis(y_title, log_y),
+        "plot_bgcolor": "white",
+    }
+    out.update(kw)
+    return out
+
+
+def x_title(log_x: bool) -> str:
+    return "iteration t (log scale; t = 0 is off the axis)" if log_x else "iteration t"
+
+
+def line(x, y, name: str, color: str, *, dash: str = "solid", width: float = 3,
+         group: str | None = None) -> dict:
+    """A line trace; markers too when it has few points (AM's iterations stay visible)."""
+    few = len(x) <= MARKERS_UP_TO
+    tr = {"type": "scatter", "x": x, "y": y, "name": name,
+          "mode": "lines+markers" if few else "lines",
+          "line": {"color": color, "width": width, "dash": dash},
+          "hovertemplate": "%{y:.3g}"}
+    if few:
+        tr["marker"] = {"size": 8, "color": color}
+    if group:
+        tr["legendgroup"] = group
+    return tr
+
+
+def hline(y: float, x0: float, x1: float, name: str, color: str = GRAY, dash: str = "dot") -> dict:
+    """A horizontal reference line (a two-point trace, so it works on log axes)."""
+    return {"type": "scatter", "x": [x0, x1], "y": [y, y], "name": name, "mode": "lines",
+            "line": {"color": color, "width": 2, "dash": dash}, "hoverinfo": "skip"}
+
+
+def _t_range(hist: Hist, log_x: bool) -> tuple[float, float]:
+    last = max((int(h["t"][-1]) for h in hist.values() if len(h["t"])), default=1)
+    return (1 if log_x else 0), max(last, 1)
+
+
+def rel_err_figure(hist: Hist, tol: float, log_x: bool = True) -> dict:
+    """||W^t - W*||_F / ||W* + I||_F per iteration, log y, one line per algorithm."""
+    data = [line(h["t"], h["rel_err"], NAMES[a], COLORS[a]) for a, h in hist.items()]
+    data.append(hline(tol, *_t_range(hist, log_x), f"tolerance {tol:g}"))
+    return {"data": data, "layout": layout(
+        "Relative error of the weights", x_title(log_x),
+        "‖Wᵗ − W*‖<sub>F</sub> / ‖W* + I‖<sub>F</sub>", log_x=log_x, log_y=True)}
+
+
+def flips_figure(hist: Hist, log_x: bool = True) -> dict:
+    """ReLU states (pairs sample i, neuron q) mismatched with the teacher, and changed since t - 1."""
+    data = []
+    for a, h in hist.items():
+        data.append(line(h["t"], h["flips_teacher"], f"{NAMES[a]} vs teacher", COLORS[a], group=a))
+        data.append(line(h["t"], h["flips_prev"], f"{NAMES[a]} since t − 1", COLORS[a],
+                         dash="dot", width=2.5, group=a))
+    return {"data": data, "layout": layout(
+        "ReLU flips: solid vs teacher, dotted since the last step", x_title(log_x),
+        "(sample, neuron) pairs (log)", log_x=log_x, log_y=True)}
+
+
+def loss_figure(hist: Hist, log_x: bool = True) -> dict:
+    """Training loss (solid) and test loss (dotted), log y: the paper's Fig. 1(b)."""
+    data = []
+    for a, h in hist.items():
+        data.append(line(h["t"], h["train_loss"], f"{NAMES[a]} train", COLORS[a], group=a))
+        data.append(line(h["t"], h["test_loss"], f"{NAMES[a]} test", COLORS[a], dash="dot",
+                         width=2.5, group=a))
+    return {"data": data, "layout": layout(
+        "Loss: train solid, test dotted (paper Fig. 1b)", x_title(log_x),
+        "loss ‖y − f(X)‖² / 2n", log_x=log_x, log_y=True)}
+
+
+def heatmap_figure(hist: Hist) -> dict:
+    """Neurons x iterations: samples on which neuron q's state differs from the teacher's.
+
+    One panel per algorithm, a shared colour scale on log10(1 + count).
+    """
+    algs = list(hist)
+    top = max((int(h["flips_per_neuron"].max()) for h in hist.values()
+               if h["flips_per_neuron"].size), default=1)
+    zmax = float(np.log10(1 + max(top, 1)))
+    ticks = [10**k for k in range(0, 7) if 10**k <= max(top, 1)]
+    gap = 0.08
+    width = (1 - gap * (len(algs) - 1)) / len(algs)
+    lay = layout("Per-neuron mismatches with the teacher (samples)", "", "neuron q", height=HEIGHT,
+                 hovermode="closest")
+    lay["coloraxis"] = {
+        "colorscale": [[0, "#ffffff"], [0.15, "#fde0c5"], [0.5, "#f08a4b"], [1, "#67000d"]],
+        "cmin": 0, "cmax": zmax,
+        "colorbar": {"title": {"text": "samples", "font": {"size": TICK}}, "tickfont": {"size": TICK},
+                     "tickvals": [0] + [float(np.log10(1 + v)) for v in ticks],
+                     "ticktext": ["0"] + [f"{v:,}" for v in ticks], "thickness": 18},
+    }
+    lay["margin"] = {"l": 90, "r": 20, "t": 70, "b": 70}
+    data = []
+    for i, a in enumerate(algs):
+        h = hist[a]
+        counts = np.asarray(h["flips_per_neuron"]).T            # (d, T + 1)
+        suffix = "" if i == 0 else str(i + 1)
+        d = counts.shape[0]
+        data.append({"type": "heatmap", "x": h["t"], "y": np.arange(1, d + 1),
+                     "z": np.log10(1.0 + counts), "customdata": counts, "coloraxis": "coloraxis",
+                     "name": NAMES[a], "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                     "hovertemplate": f"{NAMES[a]}: t = %{{x}}, neuron %{{y}}: "
+                                      "%{customdata} samples<extra></extra>"})
+        x0 = i * (width + gap)
+        lay[f"xaxis{suffix}"] = _axis(f"{NAMES[a]}: iteration t", domain=[x0, x0 + width],
+                                      anchor=f"y{suffix}", showgrid=False)
+        lay[f"xaxis{suffix}"]["title"]["font"]["color"] = COLORS[a]
+        lay[f"yaxis{suffix}"] = _axis("neuron q" if i == 0 else "", anchor=f"x{suffix}", showgrid=False,
+                                      autorange="reversed", **({} if i == 0 else {"showticklabels": False}))
+    return {"data": data, "layout": lay}
+
+
+def contraction_figure(alg: str, factors: np.ndarray, bounds: Mapping[str, float],
+                       height: int = 400) -> dict:
+    """Measured ||W^{t+1} - W*|| / ||W^t - W*|| per iteration against predicted bounds, log y."""
+    f = np.asarray(factors, dtype=float)
+    t = np.arange(1, len(f) + 1)
+    data = [line(t, f, f"{NAMES[alg]} measured", COLORS[alg])]
+    x1 = max(len(f), 1)
+    styles = ["dash", "dashdot", "longdash"]
+    for i, (name, value) in enumerate(bounds.items()):
+        if value is not None and np.isfinite(value) and value > 0:
+            data.append(hline(value, 1, x1, name, COLORS[alg], styles[i % len(styles)]))
+    data.append(hline(1.0, 1, x1, "1 (no contraction)", GRAY, "dot"))
+    return {"data": data, "layout": layout(
+        f"{NAMES[alg]}: contraction factor per iteration", "iteration t + 1",
+        "‖Wᵗ⁺¹ − W*‖ / ‖Wᵗ − W*‖", log_y=True, height=height)}
+
+
+def singular_values_figure(s: np.ndarray, height: int = 340) -> dict:
+    """Singular values sigma_1 >= ... >= sigma_k of W* + I (Lemma 1)."""
+    q = np.arange(1, len(s) + 1)
+    return {"data": [{"type": "bar", "x": q, "y": np.asarray(s), "marker": {"color": GRAY},
+                      "name": "σ_q(W* + I)", "hovertemplate": "σ_%{x} = %{y:.3f}<extra></extra>"}],
+            "layout": layout("Singular values of W* + I", "q", "σ_q", height=height,
+                             showlegend=False, hovermode="closest")}

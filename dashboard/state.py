@@ -1,0 +1,198 @@
+"""The dashboard's settings: one table, parsed from and written to the page URL.
+
+Every setting lives in the URL (``?d=20&n=1700&gamma=2&...``), so a shared link
+reproduces the exact run: the same seed gives the same teacher, data and numbers.
+A value in the URL that cannot be parsed, or lies outside its range, is replaced
+by the default and reported in a warning; parsing never raises.
+
+The first script run of a browser session reads the URL; afterwards the widgets
+are the source of truth and the URL is rewritten from them (``sync_url``). The
+canonical settings live in ``st.session_state[SETTINGS_KEY]``, which both pages
+read, so the Train and Theory pages always show the same problem.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shallowres.solvers import parse_eta
+from shallowres.validation import MB
+
+SETTINGS_KEY = "settings"
+WARNINGS_KEY = "url_warnings"
+MEMORY_BUDGET = 200 * MB        # per run; Community Cloud shares ~1 GB among all sessions
+STREAMLIT_PARAMS = {"embed", "embed_options"}   # Streamlit's own; never ours to judge
+ETA_MULTIPLES = (0.01, 100.0)   # allowed 'Kx' multiples of the theory step
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its type, default and allowed values (inclusive range or choices)."""
+
+    name: str
+    kind: str                     # "int" | "float" | "bool" | "choice" | "eta"
+    default: object
+    low: float | None = None
+    high: float | None = None
+    options: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.options)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "eta":
+            return "'theory', a multiple like '0.5x' (0.01x to 100x), or a positive number"
+        kind = "an integer" if self.kind == "int" else "a number"
+        return f"{kind} in [{fmt(self.low)}, {fmt(self.high)}]"
+
+
+FIELDS: dict[str, Field] = {f.name: f for f in (
+    Field("d", "int", 20, 2, 100),
+    Field("n", "int", 1700, 2, 200_000),
+    Field("gamma", "float", 2.0, 0.0, 20.0),
+    Field("delta", "float", 0.8, 0.01, 0.99),
+    Field("alg", "choice", "both", options=("both", "gd", "am")),
+    Field("init", "choice", "identity", options=("identity", "random", "delta")),
+    Field("resample", "bool", False),
+    Field("eta", "eta", "theory"),
+    Field("gd_iters", "int", 1000, 1, 20_000),
+    Field("am_iters", "int", 50, 1, 200),
+    Field("tol", "float", 1e-8, 1e-15, 0.5),
+    Field("noise", "float", 0.0, 0.0, 10.0),
+    Field("seed", "int", 0, 0, 2**32 - 1),
+    Field("eps", "float", 1e-2, 1e-12, 0.5),
+    Field("logx", "bool", True),
+)}
+
+# Settings that change the numbers of a run (``eps`` and ``logx`` do not).
+RUN_FIELDS = ("d", "n", "gamma", "delta", "alg", "init", "resample", "eta",
+              "gd_iters", "am_iters", "tol", "noise", "seed")
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def defaults() -> dict:
+    """A fresh dict of every setting at its default."""
+    return {name: f.default for name, f in FIELDS.items()}
+
+
+def fmt(x) -> str:
+    """Shortest text that reads back as the same value: 2.0 -> '2', 1e-08 -> '1e-08'."""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, float):
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return repr(x)
+    return str(x)
+
+
+def parse_value(field: Field, text: str):
+    """The value of ``text`` for ``field``; ValueError (with the allowed values) if bad."""
+    s = text.strip()
+    bad = ValueError(f"{field.name}={text!r} is not {field.describe()}")
+    if field.kind == "choice":
+        if s.lower() in field.options:
+            return s.lower()
+        raise bad
+    if field.kind == "bool":
+        if s.lower() in _TRUE | _FALSE:
+            return s.lower() in _TRUE
+        raise bad
+    if field.kind == "eta":
+        try:
+            kind, value = parse_eta(s)
+        except ValueError:
+            raise bad from None
+        if kind == "theory" and not ETA_MULTIPLES[0] <= value <= ETA_MULTIPLES[1]:
+            raise bad
+        return normalize_eta(s)
+    try:
+        x = float(s)
+    except ValueError:
+        raise bad from None
+    if not math.isfinite(x) or not field.low <= x <= field.high:
+        raise bad
+    if field.kind == "int":
+        if not x.is_integer():
+            raise bad
+        return int(x)
+    return x
+
+
+def normalize_eta(s: str) -> str:
+    """Canonical text of a step size: 'theory', '<k>x' or '<number>'."""
+    kind, value = parse_eta(s)
+    if kind == "theory":
+        return "theory" if value == 1.0 else f"{fmt(value)}x"
+    return fmt(value)
+
+
+def parse_query(params: Mapping[str, str | list[str]]) -> tuple[dict, list[str]]:
+    """Settings from URL query parameters, and one warning per value not used.
+
+    Missing parameters take their defaults silently; bad, out-of-range and
+    unknown ones are reported. With a repeated parameter the last value counts.
+    """
+    settings, warnings = defaults(), []
+    for key, raw in params.items():
+        text = raw[-1] if isinstance(raw, list | tuple) else raw
+        if key in STREAMLIT_PARAMS:
+            continue
+        field = FIELDS.get(key)
+        if field is None:
+            warnings.append(f"Unknown URL parameter `{key}` was ignored "
+                            f"(known: {', '.join(FIELDS)}).")
+            continue
+        try:
+            settings[key] = parse_value(field, str(text))
+        except ValueError as e:
+            warnings.append(f"URL parameter {e}; using the default {key}={fmt(field.default)}.")
+    return settings, warnings
+
+
+def encode(settings: Mapping) -> dict[str, str]:
+    """Query parameters for ``settings``: every setting, as text that parses back exactly."""
+    return {name: fmt(settings[name]) for name in FIELDS}
+
+
+def run_key(settings: Mapping) -> tuple:
+    """What identifies a run: the settings that change its numbers."""
+    return tuple(settings[name] for name in RUN_FIELDS)
+
+
+# ----- Streamlit glue ----------------------------------------------------------------
+
+def session_settings() -> dict:
+    """The session's settings; on its first run, parsed from the URL (warnings kept)."""
+    import streamlit as st
+
+    if SETTINGS_KEY not in st.session_state:
+        qp = {k: st.query_params.get_all(k) for k in st.query_params}
+        settings, warnings = parse_query(qp)
+        st.session_state[SETTINGS_KEY] = settings
+        st.session_state[WARNINGS_KEY] = (dict(settings), warnings)
+    return dict(st.session_state[SETTINGS_KEY])
+
+
+def show_url_warnings(settings: Mapping) -> None:
+    """Warn about bad URL values while the settings are still those read from the URL."""
+    import streamlit as st
+
+    parsed, warnings = st.session_state.get(WARNINGS_KEY, ({}, []))
+    if warnings and dict(settings) == parsed:
+        st.warning("**Some values in the link were not used.**\n\n- " + "\n- ".join(warnings),
+                   icon="⚠️")
+
+
+def sync_url(settings: Mapping) -> None:
+    """Store ``settings`` in the session and write them to the URL if it differs."""
+    import streamlit as st
+
+    st.session_state[SETTINGS_KEY] = dict(settings)
+    want = encode(settings)
+    have = {k: st.query_params.get(k) for k in st.query_params}
+    if have != want:
+        st.query_params.from_dict(want)

@@ -1,0 +1,226 @@
+"""Sidebar controls, one-click presets, and the assumptions panel.
+
+Each control has key ``w_<setting>`` and is seeded from the session's settings
+(``state.session_settings``) when it has no value yet, so both pages show the
+same settings and a deep link fills every control. Typed fields (tol, eps, a
+fixed eta) are parsed with the same rules as the URL.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import streamlit as st
+
+from shallowres import initial_point, make_problem
+
+from . import state
+from .state import FIELDS, fmt, normalize_eta, parse_value
+
+PRESETS: dict[str, dict] = {
+    "Paper, Fig. 1(b)": dict(d=20, n=1700, gamma=2.0, delta=0.8, alg="both", init="identity",
+                             resample=False, eta="theory", noise=0.0),
+    "Too few samples": dict(d=20, n=300, gamma=2.0, delta=0.8, alg="both", init="identity",
+                            resample=False, eta="theory", noise=0.0),
+    "Far from identity": dict(d=20, n=1700, gamma=6.0, delta=0.8, alg="both", init="identity",
+                              resample=False, eta="theory", noise=0.0),
+    "Theory mode": dict(d=20, n=1700, gamma=1.5, delta=0.8, alg="both", init="identity",
+                        resample=True, eta="theory", noise=0.0),
+}
+PRESET_HELP = {
+    "Paper, Fig. 1(b)": "The paper's experiment: d = 20, n = 1700, ||W*||_F = 2, identity "
+                        "initialization, GD and AM side by side.",
+    "Too few samples": "n = 300 < d^2 = 400: AM's least-squares step has many solutions, and "
+                       "the data no longer pin down W*.",
+    "Far from identity": "||W*||_F = 6, three times the Assumption-1 bound: the identity "
+                         "initialization starts far from the teacher.",
+    "Theory mode": "What the theorem assumes: a fresh batch of samples every iteration and "
+                   "||W*||_F = 1.5 within the Assumption-1 bound.",
+}
+ALG_LABELS = {"both": "GD and AM side by side", "gd": "Gradient descent (GD)",
+              "am": "Alternating minimization (AM)"}
+INIT_LABELS = {"identity": "Identity (W⁰ = 0)", "random": "Random (W⁰ ~ N(0, I)/d)",
+               "delta": "δ-ball (‖W⁰ − W*‖ = δ‖W* + I‖)"}
+ETA_MODES = {"theory": "Theory-optimal", "multiple": "A multiple of it", "value": "A number"}
+
+
+def wkey(name: str) -> str:
+    return f"w_{name}"
+
+
+def _eta_parts(eta: str) -> tuple[str, float, str]:
+    """(mode, multiple, number text) of a canonical eta string."""
+    if eta == "theory":
+        return "theory", 1.0, ""
+    if eta.endswith("x"):
+        return "multiple", float(eta[:-1]), ""
+    return "value", 1.0, eta
+
+
+def _widget_values(settings: Mapping) -> dict:
+    """Widget key -> value for ``settings`` (the eta string becomes three widgets)."""
+    out = {wkey(k): v for k, v in settings.items() if k != "eta"}
+    for k in ("tol", "eps"):
+        out[wkey(k)] = fmt(settings[k])
+    mode, mult, text = _eta_parts(settings["eta"])
+    out.update({wkey("eta_mode"): mode, wkey("eta_mult"): mult, wkey("eta_value"): text})
+    return out
+
+
+def _seed_widgets(settings: Mapping) -> None:
+    """Give every control without a value the session's setting."""
+    for k, v in _widget_values(settings).items():
+        if k not in st.session_state:
+            st.session_state[k] = v
+
+
+def apply_preset(name: str) -> None:
+    """Callback: load a preset into the controls (runs before the widgets are drawn)."""
+    settings = {**state.session_settings(), **PRESETS[name]}
+    st.session_state[state.SETTINGS_KEY] = settings
+    st.session_state.update(_widget_values(settings))
+
+
+def _typed(name: str, label: str, help: str, current) -> object:
+    """A text box for a number spanning decades; bad input keeps ``current`` with an error."""
+    text = st.text_input(label, key=wkey(name), help=help)
+    try:
+        return parse_value(FIELDS[name], text)
+    except ValueError as e:
+        st.error(f"{e}; keeping {fmt(current)}.")
+        return current
+
+
+def _eta_control(current: str) -> str:
+    mode = st.radio("GD step size η", list(ETA_MODES), format_func=ETA_MODES.get, key=wkey("eta_mode"),
+                    help="Theory-optimal: η = 2 / (σ²_min + σ²_max) of B/√n at W⁰, the step the "
+                         "proof of eq. (4) uses. Too large a multiple makes GD diverge.")
+    if mode == "theory":
+        return "theory"
+    if mode == "multiple":
+        k = st.number_input("Multiple of the theory step", min_value=0.01, max_value=100.0, step=0.25,
+                            key=wkey("eta_mult"), help="η = this number × the theory-optimal step.")
+        return normalize_eta(f"{fmt(float(k))}x")
+    text = st.text_input("η (a positive number)", key=wkey("eta_value"),
+                         help="A fixed step size. Data entries are N(0, 1/n), so the theory step is "
+                              "in the hundreds at the default settings.")
+    try:
+        return parse_value(FIELDS["eta"], text)
+    except ValueError:
+        st.error(f"η must be a positive number; keeping {current}.")
+        return current
+
+
+def sidebar(extra: tuple[str, ...] = ()) -> dict:
+    """Draw the shared controls in the sidebar; return the settings and write them to the URL.
+
+    ``extra`` names page-specific settings to show too (the Theory page's ``eps``).
+    """
+    settings = state.session_settings()
+    _seed_widgets(settings)
+    sb = st.sidebar
+    with sb:
+        st.markdown("### Presets")
+        cols = st.columns(2)
+        for i, name in enumerate(PRESETS):
+            cols[i % 2].button(name, key=f"preset_{i}", help=PRESET_HELP[name], on_click=apply_preset,
+                               args=(name,), width="stretch")
+        st.markdown("### Teacher and data")
+        new = dict(settings)
+        new["d"] = st.slider("d: input dimension = hidden neurons", 2, 100, key=wkey("d"),
+                             help="W* is d × d. The network has k = d hidden ReLUs.")
+        new["n"] = int(st.number_input(
+            "n: training samples", min_value=2, max_value=200_000, step=100, key=wkey("n"),
+            help="Type any number. AM's least-squares step is underdetermined when n < d² "
+                 "(the paper uses n = 1700 at d = 20)."))
+        st.caption(f"n / d² = {new['n'] / new['d'] ** 2:.2f}")
+        new["gamma"] = st.slider("γ = ‖W*‖_F: distance of the teacher from identity", 0.0, 20.0,
+                                 step=0.1, key=wkey("gamma"),
+                                 help="How far the teacher's weights are from the plain skip "
+                                      "connection. The paper uses γ = 2.")
+        new["noise"] = st.number_input("Label noise σ", min_value=0.0, max_value=10.0, step=0.1,
+                                       key=wkey("noise"),
+                                       help="Gaussian noise added to the labels y, in units of 1/√n.")
+        new["seed"] = int(st.number_input("Random seed", min_value=0, max_value=2**32 - 1, step=1,
+                                          key=wkey("seed"),
+                                          help="One seed fixes the teacher, the data and the random "
+                                               "initialization: the same seed, the same run."))
+        st.markdown("### Algorithms")
+        new["alg"] = st.radio("Algorithm", list(ALG_LABELS), format_func=ALG_LABELS.get, key=wkey("alg"),
+                              help="Both run on the same teacher and the same data.")
+        new["init"] = st.selectbox("Initialization W⁰", list(INIT_LABELS), format_func=INIT_LABELS.get,
+                                   key=wkey("init"),
+                                   help="Identity: start at the plain skip connection (Assumption 1). "
+                                        "δ-ball: start exactly at Theorem 1's distance δ.")
+        new["delta"] = st.slider("δ: allowed start distance (Theorem 1)", 0.01, 0.99, step=0.01,
+                                 key=wkey("delta"),
+                                 help="Theorem 1 needs ‖W⁰ − W*‖_F ≤ δ‖W* + I‖_F with 0 < δ < 1; "
+                                      "it also sets the Assumption-1 bound δ√d/(1 + δ).")
+        new["resample"] = st.checkbox("Fresh samples every iteration", key=wkey("resample"),
+                                      help="Draw a new batch of n samples at each step, as the "
+                                           "theory assumes (Lemmas 1 and 2).")
+        new["eta"] = _eta_control(settings["eta"])
+        c1, c2 = st.columns(2)
+        new["gd_iters"] = int(c1.number_input("GD max iterations", 1, 20_000, step=100,
+                                              key=wkey("gd_iters"), help="GD stops here at the latest."))
+        new["am_iters"] = int(c2.number_input("AM max iterations", 1, 200, step=5, key=wkey("am_iters"),
+                                              help="AM stops here at the latest."))
+        new["tol"] = _typed("tol", "Tolerance (stop below this relative error)",
+                            "Stop when ‖Wᵗ − W*‖_F / ‖W* + I‖_F falls below this. Type e.g. 1e-8.",
+                            settings["tol"])
+        if "eps" in extra:
+            new["eps"] = _typed("eps", "ε: target relative error for T_GD, T_AM",
+                                "Predicted and measured iterations to reach relative error ε. "
+                                "The paper counts a recovery below 0.01 as a success.", settings["eps"])
+        st.markdown("### Charts")
+        new["logx"] = st.checkbox("Log-scale iteration axis", key=wkey("logx"),
+                                  help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
+    state.sync_url(new)
+    return new
+
+
+# ----- the assumptions panel ------------------------------------------------------
+
+def assumption1_bound(d: int, delta: float) -> float:
+    """Assumption 1: ||W*||_F <= gamma <= delta sqrt(d) / (1 + delta)."""
+    return delta * math.sqrt(d) / (1 + delta)
+
+
+def start_distance(settings: Mapping) -> float:
+    """||W^0 - W*||_F / ||W* + I||_F; the teacher and W^0 depend on (d, gamma, seed) only."""
+    p = make_problem(d=settings["d"], n=1, gamma=settings["gamma"], seed=settings["seed"], n_test=1)
+    W0 = initial_point(p, settings["init"], settings["delta"])
+    return float(np.linalg.norm(W0 - p.W_star)) / p.scale
+
+
+def assumptions_panel(settings: Mapping) -> None:
+    """Three boxes that follow the sliders: Assumption 1 / initialization, n vs d^2, fresh samples."""
+    d, n, gamma, delta = settings["d"], settings["n"], settings["gamma"], settings["delta"]
+    bound = assumption1_bound(d, delta)
+    dist = start_distance(settings)
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        ok = gamma <= bound
+        text = (f"**Assumption 1 {'holds' if ok else 'fails'}:** γ = {gamma:g} "
+                f"{'≤' if ok else '>'} δ√d/(1 + δ) = {bound:.3f}.  \n"
+                f"Start: ‖W⁰ − W*‖ / ‖W* + I‖ = {dist:.3f} {'≤' if dist <= delta else '>'} δ = {delta:g}, "
+                + ("inside Theorem 1's ball." if dist <= delta else "outside Theorem 1's ball: "
+                   "no guarantee (it may still converge)."))
+        (st.success if ok and dist <= delta else st.warning)(text)
+    with c2:
+        need = d * d * d * math.log(d)
+        if n >= d * d:
+            text = (f"**n = {n:,} ≥ d² = {d * d:,}:** AM's least-squares step (3) has one solution.  \n"
+                    f"Theorem 1 asks n > C·d·k²·log k = {need:,.0f}·C, so at this size the "
+                    "worst-case bounds need not hold.")
+            (st.success if n >= need else st.info)(text)
+        else:
+            st.warning(f"**n = {n:,} < d² = {d * d:,}:** AM is underdetermined: many W fit the "
+                       "data, AM takes the one closest to the identity, and W* need not be recovered.")
+    with c3:
+        if settings["resample"]:
+            st.success("**Fresh samples on:** a new batch every iteration, as Lemmas 1 and 2 assume.")
+        else:
+            st.info("**Fresh samples off:** one fixed data set, as in practice. The theorem assumes "
+                    "a new batch every iteration; AM may stop at a fixed point.")
