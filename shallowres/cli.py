@@ -11,6 +11,7 @@ import sys
 
 from .problem import load_problem, make_problem
 from .solvers import DEFAULT_TOL, IterRecord, run
+from .sweep_cli import add_sweep_parser, cmd_sweep
 from .theory import theory
 from .validation import CONSTRAINTS, MB
 
@@ -70,6 +71,7 @@ def build_parser() -> Parser:
     t = sub.add_parser("theory", help="the paper's theory quantities at the initial point")
     _add_problem_args(t)
     t.add_argument("--eps", type=float, default=1e-8, help="target relative error for predicted T")
+    add_sweep_parser(sub)
     return parser
 
 
@@ -150,7 +152,7 @@ def main(argv=None, out=None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "theory": cmd_theory}[a.command](a, out)
+        return {"run": cmd_run, "theory": cmd_theory, "sweep": cmd_sweep}[a.command](a, out)
     except ValueError as e:
         msg = str(e)
         name = msg.split(" ", 1)[0]

@@ -76,6 +76,13 @@ CONSTRAINTS: dict[str, Interval | OneOf] = {
     "init": OneOf(("identity", "random", "delta")),
     "w_star": OneOf(("balanced", "gaussian")),
     "am_solver": OneOf(("auto", "cholesky", "gram", "cg", "lsqr", "dense")),
+    # phase-transition sweeps (sweep.py, executors.py)
+    "trials": Interval(1, 10**5, integer=True),
+    "threshold": Interval(0, 1, low_open=True),
+    "gd_iters": Interval(1, 10**6, integer=True),
+    "am_iters": Interval(1, 10**6, integer=True),
+    "workers": Interval(1, 4096, integer=True),
+    "executor": OneOf(("serial", "processes", "dask")),
 }
 
 
