@@ -70,7 +70,8 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
         center = (p_hat + z^2 / (2m)) / (1 + z^2 / m)
         half   = z / (1 + z^2 / m) * sqrt(p_hat (1 - p_hat) / m + z^2 / (4 m^2))
 
-    returns (center - half, center + half), clipped to [0, 1]; z = 1.96 for 95%.
+    returns (center - half, center + half); z = 1.96 for 95%. Round-off is clipped
+    so that 0 <= low <= p_hat <= high <= 1 (exactly 1 at k = m, 0 at k = 0).
     """
     k, m = int(successes), int(trials)
     if m < 1 or not 0 <= k <= m:
@@ -79,7 +80,7 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     denom = 1 + z * z / m
     center = (p + z * z / (2 * m)) / denom
     half = z / denom * math.sqrt(p * (1 - p) / m + z * z / (4 * m * m))
-    return max(0.0, center - half), min(1.0, center + half)
+    return max(0.0, min(p, center - half)), min(1.0, max(p, center + half))
 
 
 def _float_bits(x: float) -> int:
