@@ -263,6 +263,14 @@ COLUMNS = tuple(f.name for f in fields(Row))
 DETERMINISTIC_COLUMNS = tuple(c for c in COLUMNS if c != "median_seconds")
 
 
+def rows_from_csv(text: str) -> tuple[Row, ...]:
+    """Read back a table written by :meth:`SweepResult.to_csv` (e.g. from a cluster run)."""
+    kinds = {f.name: f.type for f in fields(Row)}
+    conv = {"int": int, "float": float, "str": str}
+    return tuple(Row(**{k: conv[kinds[k]](v) for k, v in rec.items()})
+                 for rec in csv.DictReader(io.StringIO(text)))
+
+
 def summarize(spec: SweepSpec, results: Iterable[TrialResult]) -> tuple[Row, ...]:
     """One row per cell with at least one finished trial, in table order."""
     by_cell: dict[Cell, list[TrialResult]] = {}
