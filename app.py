@@ -13,16 +13,27 @@ from dashboard import export, figures, state, widgets
 from dashboard.stream import RunState
 
 RUN_KEY = "run"
-CHARTS = ("rel_err", "flips", "loss", "heatmap")
-ICONS = {"converged": "✅", "fixed_point": "✅", "max_iters": "⏱️", "diverged": "💥", "stopped": "⏸️"}
+CHARTS = {   # 2 x 2 grid, row by row
+    "rel_err": "Relative error ‖Wᵗ − W*‖_F / ‖W* + I‖_F",
+    "loss": "Training loss (solid) and test loss (dotted): the paper's Fig. 1(b)",
+    "flips": "ReLU flips: pairs mismatched with the teacher (solid), changed since the last step (dotted)",
+    "heatmap": "Mismatches with the teacher per neuron, over the iterations",
+}
+BOXES = {"converged": (st.success, ":material/check_circle:"), "fixed_point": (st.success, ":material/check_circle:"),
+         "max_iters": (st.warning, ":material/timer:"), "diverged": (st.error, ":material/error:"),
+         "stopped": (st.info, ":material/pause_circle:")}
 
 st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide")
 
 
 def chart_grid() -> dict:
-    """Four placeholders in a 2 x 2 grid, in CHARTS order."""
-    top, bottom = st.columns(2), st.columns(2)
-    return {name: col.empty() for name, col in zip(CHARTS, [*top, *bottom], strict=True)}
+    """Four titled placeholders in a 2 x 2 grid, in CHARTS order."""
+    cols = [*st.columns(2), *st.columns(2)]
+    slots = {}
+    for (name, title), col in zip(CHARTS.items(), cols, strict=True):
+        col.markdown("**" + title.replace("*", r"\*").replace("_", r"\_") + "**")
+        slots[name] = col.empty()
+    return slots
 
 
 def build_figures(run: RunState, log_x: bool) -> dict:
@@ -42,16 +53,17 @@ def draw(run: RunState, slots: dict, status, tag: str, log_x: bool) -> None:
 
 
 def show_status(run: RunState, status) -> None:
+    """While running: one line per algorithm. At the end: the stop reason of each, in words."""
     with status.container():
         if not run.done:
-            st.markdown(f"⏳ {run.status()}")
+            st.markdown(run.status())
             return
-        for alg, tr in run.traces.items():
-            box = {"converged": st.success, "fixed_point": st.success, "diverged": st.error,
-                   "stopped": st.info}.get(tr.stop_reason, st.warning)
+        for col, (alg, tr) in zip(st.columns(len(run.traces)), run.traces.items(), strict=True):
+            box, icon = BOXES[tr.stop_reason]
             rec = tr.last
-            box(f"**{figures.NAMES[alg]}** · iteration {rec.t} · relative error {rec.rel_err:.2e} · "
-                f"{tr.seconds:.2f} s compute  \n{tr.message}", icon=ICONS.get(tr.stop_reason))
+            with col:
+                box(f"**{figures.NAMES[alg]}** · iteration {rec.t} · relative error {rec.rel_err:.2e} · "
+                    f"{tr.seconds:.2f} s  \n{tr.message}", icon=icon)
 
 
 def new_run(settings: dict) -> RunState | None:
@@ -59,7 +71,7 @@ def new_run(settings: dict) -> RunState | None:
     try:
         return RunState.start(settings)
     except ValueError as e:        # includes MemoryBudgetError
-        st.error(f"**These settings cannot run here.** {e}", icon="🚫")
+        st.error(f"**These settings cannot run here.** {e}", icon=":material/block:")
         return None
 
 
@@ -72,15 +84,15 @@ def advance(run: RunState, step: bool, slots: dict, status, log_x: bool) -> None
             run.play(lambda r: draw(r, slots, status, f"live{r.draws}", log_x))
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
         run.stop()
-        st.error(f"The solver failed: {e}", icon="🚫")
+        st.error(f"The solver failed: {e}", icon=":material/error:")
 
 
 def downloads(run: RunState) -> None:
     c1, c2, _ = st.columns([1, 1, 2])
-    c1.download_button("⬇ History (CSV)", data=lambda: export.history_csv(run),
+    c1.download_button("History (CSV)", icon=":material/download:", data=lambda: export.history_csv(run),
                        file_name="shallowres_history.csv", mime="text/csv", on_click="ignore",
                        help="One row per algorithm and iteration.", width="stretch")
-    c2.download_button("⬇ Run (JSON)", data=lambda: export.run_json(run),
+    c2.download_button("Run (JSON)", icon=":material/download:", data=lambda: export.run_json(run),
                        file_name="shallowres_run.json", mime="application/json", on_click="ignore",
                        help="Settings, history, flips per neuron and the final W of each algorithm.",
                        width="stretch")
@@ -99,21 +111,22 @@ def explain() -> None:
 
 
 def main() -> None:
-    settings = widgets.sidebar()
-    st.title("Learning a shallow ReLU residual network")
+    settings = widgets.sidebar("train")
+    st.markdown("### Learning a shallow ReLU residual network")
     st.caption("y = relu(X(W* + I)) v* · gradient descent (GD) vs alternating minimization (AM) · "
                "Jagatap & Hegde, ISIT 2019")
     state.show_url_warnings(settings)
     widgets.assumptions_panel(settings)
 
-    b = st.columns([1, 1, 1, 1, 3])
-    play = b[0].button("▶ Run", type="primary", key="run_btn", width="stretch",
+    b = st.columns([1, 1, 1, 1, 2])
+    play = b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
                        help="Run to the end (or continue a stopped run), drawing as it goes.")
-    stop = b[1].button("■ Stop", key="stop_btn", width="stretch",
+    stop = b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch",
                        help="Stop the run. Changing any setting stops it too.")
-    step = b[2].button("⏭ Step", key="step_btn", width="stretch",
+    step = b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch",
                        help="Advance each algorithm by exactly one iteration.")
-    reset = b[3].button("↺ Reset", key="reset_btn", width="stretch", help="Clear the charts.")
+    reset = b[3].button("Reset", icon=":material/restart_alt:", key="reset_btn", width="stretch",
+                        help="Clear the charts.")
     status = st.empty()
     note = st.empty()
     slots = chart_grid()
@@ -131,12 +144,15 @@ def main() -> None:
         if run is not None:
             advance(run, step, slots, status, settings["logx"])
     if run is None:
-        status.info("Press **▶ Run** to train, or **⏭ Step** to go one iteration at a time.")
+        status.info("Press **Run** to train, or **Step** to go one iteration at a time.")
     else:
         if run.key != key:
             note.info("The settings changed since this run: the charts show the previous run. "
-                      "Press **▶ Run** to start one with the new settings.")
+                      "Press **Run** to start one with the new settings.")
         draw(run, slots, status, f"final{id(run)}-{run.draws}-{run.n_records}", settings["logx"])
+        if settings["logx"]:
+            st.caption("On a log iteration axis the start, t = 0, is not drawn: untick "
+                       "*Log-scale iteration axis* in the sidebar to see it. Drag to zoom, double-click to reset.")
         downloads(run)
     explain()
 

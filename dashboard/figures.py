@@ -14,6 +14,7 @@ import numpy as np
 COLORS = {"gd": "#0072B2", "am": "#D55E00"}     # Okabe-Ito blue / vermillion: colour-blind safe
 NAMES = {"gd": "GD", "am": "AM"}
 GRAY = "#555555"
+INK = "#262730"             # text colour (Streamlit's), not the theme's light grey
 TICK = 16
 AXIS_TITLE = 18
 HEIGHT = 420
@@ -23,29 +24,35 @@ Hist = Mapping[str, Mapping[str, np.ndarray]]
 
 
 def _axis(title: str, log: bool = False, **kw) -> dict:
-    ax = {"title": {"text": title, "font": {"size": AXIS_TITLE}}, "type": "log" if log else "linear",
-          "tickfont": {"size": TICK}, "showgrid": True, "gridcolor": "#dddddd", "zeroline": False,
-          "showline": True, "linecolor": GRAY, "ticks": "outside"}
+    ax = {"title": {"text": title, "font": {"size": AXIS_TITLE, "color": INK}}, "type": "log" if log else "linear",
+          "tickfont": {"size": TICK, "color": INK}, "showgrid": True, "gridcolor": "#dddddd",
+          "zeroline": False, "showline": True, "linecolor": GRAY, "ticks": "outside"}
     if log:
         ax["exponentformat"] = "power"
     ax.update(kw)
     return ax
 
 
-def layout(title: str, x_title: str, y_title: str, *, log_x: bool = False, log_y: bool = False,
-           height: int = HEIGHT, **kw) -> dict:
-    """Common layout: title at the top left, legend in a row between title and plot."""
+def log_ticks(top: float) -> dict:
+    """Tick positions for a log iteration axis: 1, 10, 100, ... (and 2, 5 on short ranges)."""
+    vals = [m * 10**e for e in range(7) for m in ((1, 2, 5) if top < 50 else (1,))]
+    vals = [v for v in vals if v <= max(top, 1) * 1.5]
+    return {"tickmode": "array", "tickvals": vals, "ticktext": [f"{v:,}" for v in vals]}
+
+
+def layout(x_title: str, y_title: str, *, log_x: bool = False, log_y: bool = False,
+           height: int = HEIGHT, x_top: float = 10, **kw) -> dict:
+    """Common layout: no title (the page puts it above the chart), legend in a row on top."""
+    x_axis = _axis(x_title, log_x, **(log_ticks(x_top) if log_x else {}))
     out = {
-        "title": {"text": title, "font": {"size": 20}, "x": 0.01, "xanchor": "left",
-                  "y": 0.98, "yanchor": "top"},
-        "font": {"size": TICK},
+        "font": {"size": TICK, "color": INK},
         "height": height,
-        "margin": {"l": 90, "r": 20, "t": 95, "b": 70},
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.01, "yanchor": "bottom",
-                   "font": {"size": TICK}},
+        "margin": {"l": 95, "r": 20, "t": 50, "b": 70},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom",
+                   "font": {"size": TICK, "color": INK}},
         "hovermode": "x unified",
         "hoverlabel": {"font": {"size": TICK}},
-        "xaxis": _axis(x_title, log_x),
+        "xaxis": x_axis,
         "yaxis": _axis(y_title, log_y),
         "plot_bgcolor": "white",
     }
@@ -54,7 +61,7 @@ def layout(title: str, x_title: str, y_title: str, *, log_x: bool = False, log_y
 
 
 def x_title(log_x: bool) -> str:
-    return "iteration t (log scale; t = 0 is off the axis)" if log_x else "iteration t"
+    return "iteration t (log scale)" if log_x else "iteration t"
 
 
 def line(x, y, name: str, color: str, *, dash: str = "solid", width: float = 3,
@@ -78,9 +85,12 @@ def hline(y: float, x0: float, x1: float, name: str, color: str = GRAY, dash: st
             "line": {"color": color, "width": 2, "dash": dash}, "hoverinfo": "skip"}
 
 
+def last_t(hist: Hist) -> int:
+    return max((int(h["t"][-1]) for h in hist.values() if len(h["t"])), default=1)
+
+
 def _t_range(hist: Hist, log_x: bool) -> tuple[float, float]:
-    last = max((int(h["t"][-1]) for h in hist.values() if len(h["t"])), default=1)
-    return (1 if log_x else 0), max(last, 1)
+    return (1 if log_x else 0), max(last_t(hist), 1)
 
 
 def rel_err_figure(hist: Hist, tol: float, log_x: bool = True) -> dict:
@@ -88,8 +98,8 @@ def rel_err_figure(hist: Hist, tol: float, log_x: bool = True) -> dict:
     data = [line(h["t"], h["rel_err"], NAMES[a], COLORS[a]) for a, h in hist.items()]
     data.append(hline(tol, *_t_range(hist, log_x), f"tolerance {tol:g}"))
     return {"data": data, "layout": layout(
-        "Relative error of the weights", x_title(log_x),
-        "‖Wᵗ − W*‖<sub>F</sub> / ‖W* + I‖<sub>F</sub>", log_x=log_x, log_y=True)}
+        x_title(log_x), "‖Wᵗ − W*‖<sub>F</sub> / ‖W* + I‖<sub>F</sub>", log_x=log_x, log_y=True,
+        x_top=last_t(hist))}
 
 
 def flips_figure(hist: Hist, log_x: bool = True) -> dict:
@@ -99,9 +109,9 @@ def flips_figure(hist: Hist, log_x: bool = True) -> dict:
         data.append(line(h["t"], h["flips_teacher"], f"{NAMES[a]} vs teacher", COLORS[a], group=a))
         data.append(line(h["t"], h["flips_prev"], f"{NAMES[a]} since t − 1", COLORS[a],
                          dash="dot", width=2.5, group=a))
-    return {"data": data, "layout": layout(
-        "ReLU flips: solid vs teacher, dotted since the last step", x_title(log_x),
-        "(sample, neuron) pairs (log)", log_x=log_x, log_y=True)}
+    lay = layout(x_title(log_x), "(sample, neuron) pairs", log_x=log_x, log_y=True, x_top=last_t(hist))
+    lay["yaxis"]["dtick"] = 1       # decades only: 1, 10, 100, 1000
+    return {"data": data, "layout": lay}
 
 
 def loss_figure(hist: Hist, log_x: bool = True) -> dict:
@@ -112,32 +122,31 @@ def loss_figure(hist: Hist, log_x: bool = True) -> dict:
         data.append(line(h["t"], h["test_loss"], f"{NAMES[a]} test", COLORS[a], dash="dot",
                          width=2.5, group=a))
     return {"data": data, "layout": layout(
-        "Loss: train solid, test dotted (paper Fig. 1b)", x_title(log_x),
-        "loss ‖y − f(X)‖² / 2n", log_x=log_x, log_y=True)}
+        x_title(log_x), "loss ‖y − f(X)‖² / 2n", log_x=log_x, log_y=True, x_top=last_t(hist))}
 
 
-def heatmap_figure(hist: Hist) -> dict:
+def heatmap_figure(hist: Hist, height: int = HEIGHT) -> dict:
     """Neurons x iterations: samples on which neuron q's state differs from the teacher's.
 
-    One panel per algorithm, a shared colour scale on log10(1 + count).
+    One panel per algorithm, stacked (each with its own iteration axis), sharing one
+    colour scale on log10(1 + count) so that 1, 10, 100 samples are all visible.
     """
     algs = list(hist)
-    top = max((int(h["flips_per_neuron"].max()) for h in hist.values()
-               if h["flips_per_neuron"].size), default=1)
-    zmax = float(np.log10(1 + max(top, 1)))
+    top = max((int(np.max(h["flips_per_neuron"])) for h in hist.values()
+               if np.size(h["flips_per_neuron"])), default=1)
     ticks = [10**k for k in range(0, 7) if 10**k <= max(top, 1)]
-    gap = 0.08
-    width = (1 - gap * (len(algs) - 1)) / len(algs)
-    lay = layout("Per-neuron mismatches with the teacher (samples)", "", "neuron q", height=HEIGHT,
-                 hovermode="closest")
+    gap = 0.22 if len(algs) > 1 else 0.0
+    panel = (1 - gap * (len(algs) - 1)) / len(algs)
+    lay = layout("", "", height=height, hovermode="closest", showlegend=False,
+                 margin={"l": 95, "r": 20, "t": 20, "b": 60})
     lay["coloraxis"] = {
         "colorscale": [[0, "#ffffff"], [0.15, "#fde0c5"], [0.5, "#f08a4b"], [1, "#67000d"]],
-        "cmin": 0, "cmax": zmax,
-        "colorbar": {"title": {"text": "samples", "font": {"size": TICK}}, "tickfont": {"size": TICK},
+        "cmin": 0, "cmax": float(np.log10(1 + max(top, 1))),
+        "colorbar": {"title": {"text": "samples", "font": {"size": TICK, "color": INK}},
+                     "tickfont": {"size": TICK, "color": INK}, "thickness": 16,
                      "tickvals": [0] + [float(np.log10(1 + v)) for v in ticks],
-                     "ticktext": ["0"] + [f"{v:,}" for v in ticks], "thickness": 18},
+                     "ticktext": ["0"] + [f"{v:,}" for v in ticks]},
     }
-    lay["margin"] = {"l": 90, "r": 20, "t": 70, "b": 70}
     data = []
     for i, a in enumerate(algs):
         h = hist[a]
@@ -149,17 +158,17 @@ def heatmap_figure(hist: Hist) -> dict:
                      "name": NAMES[a], "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
                      "hovertemplate": f"{NAMES[a]}: t = %{{x}}, neuron %{{y}}: "
                                       "%{customdata} samples<extra></extra>"})
-        x0 = i * (width + gap)
-        lay[f"xaxis{suffix}"] = _axis(f"{NAMES[a]}: iteration t", domain=[x0, x0 + width],
-                                      anchor=f"y{suffix}", showgrid=False)
+        y1 = 1 - i * (panel + gap)
+        lay[f"xaxis{suffix}"] = _axis(f"{NAMES[a]}: iteration t", anchor=f"y{suffix}", showgrid=False)
         lay[f"xaxis{suffix}"]["title"]["font"]["color"] = COLORS[a]
-        lay[f"yaxis{suffix}"] = _axis("neuron q" if i == 0 else "", anchor=f"x{suffix}", showgrid=False,
-                                      autorange="reversed", **({} if i == 0 else {"showticklabels": False}))
+        lay[f"xaxis{suffix}"]["title"]["standoff"] = 4
+        lay[f"yaxis{suffix}"] = _axis("neuron q", anchor=f"x{suffix}", showgrid=False,
+                                      autorange="reversed", domain=[y1 - panel, y1])
     return {"data": data, "layout": lay}
 
 
 def contraction_figure(alg: str, factors: np.ndarray, bounds: Mapping[str, float],
-                       height: int = 400) -> dict:
+                       height: int = 420) -> dict:
     """Measured ||W^{t+1} - W*|| / ||W^t - W*|| per iteration against predicted bounds, log y."""
     f = np.asarray(factors, dtype=float)
     t = np.arange(1, len(f) + 1)
@@ -169,10 +178,10 @@ def contraction_figure(alg: str, factors: np.ndarray, bounds: Mapping[str, float
     for i, (name, value) in enumerate(bounds.items()):
         if value is not None and np.isfinite(value) and value > 0:
             data.append(hline(value, 1, x1, name, COLORS[alg], styles[i % len(styles)]))
-    data.append(hline(1.0, 1, x1, "1 (no contraction)", GRAY, "dot"))
-    return {"data": data, "layout": layout(
-        f"{NAMES[alg]}: contraction factor per iteration", "iteration t + 1",
-        "‖Wᵗ⁺¹ − W*‖ / ‖Wᵗ − W*‖", log_y=True, height=height)}
+    data.append(hline(1.0, 1, x1, "1: no contraction", GRAY, "dot"))
+    lay = layout("step t → t + 1 (plotted at t + 1)", "‖Wᵗ⁺¹ − W*‖ / ‖Wᵗ − W*‖", log_y=True,
+                 height=height, margin={"l": 95, "r": 20, "t": 80, "b": 70})
+    return {"data": data, "layout": lay}
 
 
 def singular_values_figure(s: np.ndarray, height: int = 340) -> dict:
@@ -180,5 +189,5 @@ def singular_values_figure(s: np.ndarray, height: int = 340) -> dict:
     q = np.arange(1, len(s) + 1)
     return {"data": [{"type": "bar", "x": q, "y": np.asarray(s), "marker": {"color": GRAY},
                       "name": "σ_q(W* + I)", "hovertemplate": "σ_%{x} = %{y:.3f}<extra></extra>"}],
-            "layout": layout("Singular values of W* + I", "q", "σ_q", height=height,
-                             showlegend=False, hovermode="closest")}
+            "layout": layout("q", "σ_q(W* + I)", height=height, showlegend=False, hovermode="closest",
+                             margin={"l": 95, "r": 20, "t": 20, "b": 70})}

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shallowres import IterRecord, Monitor, Problem, iterate, make_problem
+from shallowres.budget import choose_am_path, run_bytes
+from shallowres.validation import check_memory
 
 from .state import MEMORY_BUDGET, run_key
 
@@ -26,6 +28,17 @@ COLUMNS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher", "f
            "rho3", "inner_iters")
 THROTTLE = 0.3      # seconds between redraws, at least
 OVERHEAD = 0.08     # and drawing may take at most this fraction of the time between redraws
+
+
+def check_fits(settings: Mapping) -> None:
+    """Refuse (MemoryBudgetError) settings whose runs would pass the memory budget,
+    before anything large is allocated: the same estimate as ``shallowres.run``."""
+    n, d = settings["n"], settings["d"]
+    for alg in ALGS[settings["alg"]]:
+        iters = settings["gd_iters"] if alg == "gd" else settings["am_iters"]
+        path = choose_am_path(n, d, MEMORY_BUDGET) if alg == "am" else None
+        check_memory(run_bytes(n, d, alg, path, iters, False, settings["resample"]), MEMORY_BUDGET,
+                     f"{NAMES[alg]} with n = {n:,}, d = {d}")
 
 
 def build_problem(settings: Mapping) -> Problem:
@@ -115,6 +128,7 @@ class RunState:
 
         Raises ValueError (MemoryBudgetError) for settings past the memory budget.
         """
+        check_fits(settings)
         problem = build_problem(settings)
         traces = {}
         for alg in ALGS[settings["alg"]]:
@@ -203,7 +217,7 @@ class RunState:
         for alg, tr in self.traces.items():
             rec = tr.last
             line = (f"**{NAMES[alg]}** · iteration {rec.t} · relative error {rec.rel_err:.2e} · "
-                    f"{tr.seconds:.2f} s")
+                    f"{tr.seconds:.2f} s" + ("" if tr.done else " · running"))
             if tr.done:
                 line += f" — {tr.message}"
             lines.append(line)

@@ -17,7 +17,9 @@ from . import figures
 
 INIT_STYLE = {"identity": ("solid", "circle"), "random": ("dash", "square"), "delta": ("dot", "diamond")}
 INIT_NAMES = {"identity": "identity init", "random": "random init", "delta": "δ-ball init"}
-DODGE = 0.012       # curves side by side, by this fraction of the n range, so error bars do not overlap
+# Curves side by side so their error bars do not hide each other: neighbours are
+# DODGE of the n range apart, at most DODGE_GAP of the smallest step between n values.
+DODGE, DODGE_GAP = 0.012, 0.1
 HEIGHT = 500
 
 
@@ -43,6 +45,8 @@ def phase_figure(rows: Iterable[Row | Mapping], n_grid: Sequence[int], d: int,
     n_grid = sorted(n_grid)
     lo_n, hi_n = n_grid[0], n_grid[-1]
     span = max(hi_n - lo_n, 1)
+    gap = min(np.diff(n_grid), default=span)
+    step = min(DODGE * span, DODGE_GAP * gap)
     groups = curves(rows)
     data = []
     for i, ((alg, init), rs) in enumerate(groups.items()):
@@ -51,7 +55,7 @@ def phase_figure(rows: Iterable[Row | Mapping], n_grid: Sequence[int], d: int,
         p = np.array([r["probability"] for r in rs])
         lo = np.array([r["ci_low"] for r in rs])
         hi = np.array([r["ci_high"] for r in rs])
-        offset = (i - (len(groups) - 1) / 2) * DODGE * span
+        offset = (i - (len(groups) - 1) / 2) * step
         color = figures.COLORS.get(alg, figures.GRAY)
         data.append({
             "type": "scatter", "mode": "lines+markers", "x": n + offset, "y": p,

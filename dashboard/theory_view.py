@@ -15,7 +15,10 @@ import streamlit as st
 from shallowres import Theory, empirical, empirical_ratio, run, theory
 
 from .state import MEMORY_BUDGET
-from .stream import build_problem
+from .stream import build_problem, check_fits
+
+FLOPS_PER_SECOND = 5e9      # a rough rate for NumPy on a shared core
+SLOW_SECONDS = 15.0         # above this estimate the page asks before computing
 
 RHO3_COROLLARY = math.sqrt(0.14)    # Corollary 1: rho_3^2 < 0.14 for n > C d k^2 log k
 PROBLEM_FIELDS = ("d", "n", "gamma", "noise", "seed")
@@ -45,6 +48,21 @@ def _measured(d, n, gamma, noise, seed, init, delta, resample, eta, gd_iters, am
                         max_factor=float(np.max(emp.factors)) if len(emp.factors) else None)
     out["ratio"] = empirical_ratio(out["gd"]["emp"], out["am"]["emp"])
     return out
+
+
+def seconds_estimate(settings: Mapping) -> float:
+    """Rough compute time of ``predicted`` + ``measured``: the spectrum of B/sqrt(n),
+    GD's iterations (O(n d^2) each) and AM's solves (O(n d^4) each, Cholesky path)."""
+    n, d = settings["n"], settings["d"]
+    spectrum = n * d**4 + d**6 if d * d <= 1600 else 2000 * 4 * n * d * d
+    gd = settings["gd_iters"] * 6 * n * d * d
+    am = settings["am_iters"] * min(n * d**4 / 4 + d**6 / 3, 200 * 4 * n * d * d)
+    return (spectrum + gd + am) / FLOPS_PER_SECOND
+
+
+def check(settings: Mapping) -> None:
+    """Raise MemoryBudgetError if either algorithm's run would pass the memory budget."""
+    check_fits({**settings, "alg": "both"})
 
 
 def predicted(settings: Mapping) -> Theory:

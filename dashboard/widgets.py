@@ -8,7 +8,9 @@ fixed eta) are parsed with the same rules as the URL.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -43,6 +45,20 @@ ALG_LABELS = {"both": "GD and AM side by side", "gd": "Gradient descent (GD)",
 INIT_LABELS = {"identity": "Identity (W⁰ = 0)", "random": "Random (W⁰ ~ N(0, I)/d)",
                "delta": "δ-ball (‖W⁰ − W*‖ = δ‖W* + I‖)"}
 ETA_MODES = {"theory": "Theory-optimal", "multiple": "A multiple of it", "value": "A number"}
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_KEY = "page"
+# Wider main area for a projector: Streamlit's wide layout pads 5rem on each side.
+CSS = """<style>
+[data-testid="stMainBlockContainer"] {padding: 2.5rem 2rem 3rem 2rem;}
+</style>"""
+
+
+def nav() -> None:
+    """Links to every page (Streamlit's own list would call the entry page "app")."""
+    st.page_link("app.py", label="Train", icon=":material/show_chart:")
+    for f in sorted((ROOT / "pages").glob("*.py")):
+        label = re.sub(r"^\d+_", "", f.stem).replace("_", " ")
+        st.page_link(f"pages/{f.name}", label=label, icon=":material/article:")
 
 
 def wkey(name: str) -> str:
@@ -68,10 +84,14 @@ def _widget_values(settings: Mapping) -> dict:
     return out
 
 
-def _seed_widgets(settings: Mapping) -> None:
-    """Give every control without a value the session's setting."""
+def _seed_widgets(settings: Mapping, page: str) -> None:
+    """Give the controls the session's settings: all of them on entering a page (a widget's
+    identity includes its page, so the previous page's values do not carry over), else
+    those without a value (e.g. a control that was hidden)."""
+    entering = st.session_state.get(PAGE_KEY) != page
+    st.session_state[PAGE_KEY] = page
     for k, v in _widget_values(settings).items():
-        if k not in st.session_state:
+        if entering or k not in st.session_state:
             st.session_state[k] = v
 
 
@@ -112,20 +132,21 @@ def _eta_control(current: str) -> str:
         return current
 
 
-def sidebar(extra: tuple[str, ...] = ()) -> dict:
+def sidebar(page: str, extra: tuple[str, ...] = ()) -> dict:
     """Draw the shared controls in the sidebar; return the settings and write them to the URL.
 
-    ``extra`` names page-specific settings to show too (the Theory page's ``eps``).
+    ``page`` names the calling page; ``extra`` names page-specific settings to show
+    too (the Theory page's ``eps``).
     """
     settings = state.session_settings()
-    _seed_widgets(settings)
-    sb = st.sidebar
-    with sb:
+    _seed_widgets(settings, page)
+    st.html(CSS)
+    with st.sidebar:
+        nav()
         st.markdown("### Presets")
-        cols = st.columns(2)
         for i, name in enumerate(PRESETS):
-            cols[i % 2].button(name, key=f"preset_{i}", help=PRESET_HELP[name], on_click=apply_preset,
-                               args=(name,), width="stretch")
+            st.button(name, key=f"preset_{i}", help=PRESET_HELP[name], on_click=apply_preset,
+                      args=(name,), width="stretch")
         st.markdown("### Teacher and data")
         new = dict(settings)
         new["d"] = st.slider("d: input dimension = hidden neurons", 2, 100, key=wkey("d"),
@@ -195,32 +216,34 @@ def start_distance(settings: Mapping) -> float:
 
 
 def assumptions_panel(settings: Mapping) -> None:
-    """Three boxes that follow the sliders: Assumption 1 / initialization, n vs d^2, fresh samples."""
+    """Three short verdicts that follow the sliders: Assumption 1 and the start, n vs d^2, fresh samples."""
     d, n, gamma, delta = settings["d"], settings["n"], settings["gamma"], settings["delta"]
     bound = assumption1_bound(d, delta)
     dist = start_distance(settings)
     c1, c2, c3 = st.columns(3)
-    with c1:
-        ok = gamma <= bound
-        text = (f"**Assumption 1 {'holds' if ok else 'fails'}:** γ = {gamma:g} "
-                f"{'≤' if ok else '>'} δ√d/(1 + δ) = {bound:.3f}.  \n"
-                f"Start: ‖W⁰ − W*‖ / ‖W* + I‖ = {dist:.3f} {'≤' if dist <= delta else '>'} δ = {delta:g}, "
-                + ("inside Theorem 1's ball." if dist <= delta else "outside Theorem 1's ball: "
-                   "no guarantee (it may still converge)."))
-        (st.success if ok and dist <= delta else st.warning)(text)
-    with c2:
-        need = d * d * d * math.log(d)
-        if n >= d * d:
-            text = (f"**n = {n:,} ≥ d² = {d * d:,}:** AM's least-squares step (3) has one solution.  \n"
-                    f"Theorem 1 asks n > C·d·k²·log k = {need:,.0f}·C, so at this size the "
-                    "worst-case bounds need not hold.")
-            (st.success if n >= need else st.info)(text)
-        else:
-            st.warning(f"**n = {n:,} < d² = {d * d:,}:** AM is underdetermined: many W fit the "
-                       "data, AM takes the one closest to the identity, and W* need not be recovered.")
-    with c3:
-        if settings["resample"]:
-            st.success("**Fresh samples on:** a new batch every iteration, as Lemmas 1 and 2 assume.")
-        else:
-            st.info("**Fresh samples off:** one fixed data set, as in practice. The theorem assumes "
-                    "a new batch every iteration; AM may stop at a fixed point.")
+    ok = gamma <= bound
+    inside = dist <= delta
+    c1.markdown(f":{'green' if ok else 'red'}-badge[Assumption 1 {'holds' if ok else 'fails'}] "
+                f":{'green' if inside else 'orange'}-badge[start {'inside' if inside else 'outside'} "
+                f"the δ-ball]")
+    c1.caption(f"γ = {gamma:g} {'≤' if ok else '>'} δ√d/(1 + δ) = {bound:.3f}; "
+               f"‖W⁰ − W*‖/‖W* + I‖ = {dist:.3f} {'≤' if inside else '>'} δ = {delta:g}. "
+               + ("Theorem 1's start condition is met."
+                  if inside else "No guarantee: the run may still converge."))
+    need = d**3 * math.log(d)
+    if n >= d * d:
+        c2.markdown(f":green-badge[n ≥ d²: AM well-posed] :{'green' if n > need else 'gray'}-badge["
+                    f"n/d² = {n / d**2:.2f}]")
+        c2.caption(f"n = {n:,} ≥ d² = {d * d:,}: AM's least-squares step (3) has one solution. "
+                   f"Theorem 1 asks n > C·d·k²·log k = {need:,.0f}·C.")
+    else:
+        c2.markdown(f":orange-badge[n < d²: AM underdetermined] :gray-badge[n/d² = {n / d**2:.2f}]")
+        c2.caption(f"n = {n:,} < d² = {d * d:,}: many W fit the data; AM takes the one closest to "
+                   "the identity, and W* need not be recovered.")
+    if settings["resample"]:
+        c3.markdown(":green-badge[fresh samples on]")
+        c3.caption("A new batch of n samples every iteration, as Lemmas 1 and 2 assume.")
+    else:
+        c3.markdown(":blue-badge[fresh samples off]")
+        c3.caption("One fixed data set, as in practice; the theorem assumes a new batch every "
+                   "iteration. AM may stop at a fixed point.")

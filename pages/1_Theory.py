@@ -19,10 +19,10 @@ SETTINGS_LINE = ("d = {d} · n = {n:,} (n/d² = {ratio:.2f}) · γ = ‖W*‖_F 
                  "init: {init} · fresh samples: {fresh} · ε = {eps:g}")
 
 
-def row(formula: str, predicted: str, measured: str, verdict: str = "") -> None:
-    """One quantity: its formula (with equation number), predicted and measured values."""
-    c = st.columns([2.6, 1.2, 1.6, 1.4], vertical_alignment="center")
-    c[0].latex(formula)
+def row(formula: str, predicted: str, measured: str, verdict: str = "", number: str = "") -> None:
+    """One quantity: its formula beside its equation number, predicted and measured values."""
+    c = st.columns([2.6, 1.2, 1.6, 1.0], vertical_alignment="center")
+    c[0].latex(formula + (rf"\qquad\text{{({number})}}" if number else ""))
     c[1].markdown(predicted)
     c[2].markdown(measured)
     c[3].markdown(verdict)
@@ -44,7 +44,7 @@ def reached(m: dict, eps: float) -> str:
 
 def rates_table(th, meas: dict, eps: float) -> None:
     gd, am = meas["gd"], meas["am"]
-    head = st.columns([2.6, 1.2, 1.6, 1.4])
+    head = st.columns([2.6, 1.2, 1.6, 1.0])
     for col, text in zip(head, ("**Quantity** (equation)", "**Predicted**", "**Measured**", ""),
                          strict=True):
         col.markdown(text)
@@ -52,17 +52,17 @@ def rates_table(th, meas: dict, eps: float) -> None:
         f"{num(th.sigma_min)}, {num(th.sigma_max)}", "exact: computed at W⁰")
     row(r"\kappa = \sigma_{\max}^2 / \sigma_{\min}^2", f"**κ = {num(th.kappa)}**", "exact: computed at W⁰")
     rho3_runs = max(float(np.max(gd["rho3"])), float(np.max(am["rho3"])))
-    row(r"\textstyle\sum_q \|E_q\|_2 \le \rho_3 \|W^t - W^*\|_F \tag{Lemma 2}",
+    row(r"\textstyle\sum_q \|E_q\| \le \rho_3 \|W^t - W^*\|_F\quad\text{(Lemma 2)}",
         f"ρ₃ < {theory_view.RHO3_COROLLARY:.3f} (Cor. 1, large n)",
         f"ρ₃ = {num(th.rho3)} at W⁰; at most {num(rho3_runs)} along the runs",
         ":green[below]" if rho3_runs < theory_view.RHO3_COROLLARY else ":orange[above]")
-    row(r"\rho_{GD} = \frac{\kappa-1}{\kappa+1} + \frac{2\kappa\rho_3}{\sigma_{\max}(\kappa+1)} \tag{4}",
+    row(r"\rho_{GD} = \frac{\kappa-1}{\kappa+1} + \frac{2\kappa\rho_3}{\sigma_{\max}(\kappa+1)}\qquad\text{(4)}",
         f"**{num(th.rho_gd)}**", f"geometric mean **{num(gd['geo_mean'])}**, worst step {num(gd['max_factor'])}",
         bound_verdict(th.rho_gd, gd["geo_mean"]))
-    row(r"\rho_{AM} = \frac{\kappa\,\rho_3}{\sigma_{\max}} \tag{5}",
+    row(r"\rho_{AM} = \frac{\kappa\,\rho_3}{\sigma_{\max}}\qquad\text{(5)}",
         f"**{num(th.rho_am)}**", f"geometric mean **{num(am['geo_mean'])}**, worst step {num(am['max_factor'])}",
         bound_verdict(th.rho_am, am["geo_mean"]))
-    row(r"\rho_{AM}' = \frac{\rho_3}{\sigma_{\min}}\ \ (\text{tighter}) \tag{5'}",
+    row(r"\rho_{AM}' = \frac{\rho_3}{\sigma_{\min}}\ \ (\text{tighter})\qquad\text{(5')}",
         f"**{num(th.rho_am_tight)}**", f"geometric mean **{num(am['geo_mean'])}**",
         bound_verdict(th.rho_am_tight, am["geo_mean"]))
     row(r"T = \left\lceil \frac{\log\big(\|W^0 - W^*\|_F / \epsilon\|W^*+I\|_F\big)}{\log(1/\rho)} \right\rceil",
@@ -79,8 +79,12 @@ def vacuous_section(th, meas: dict) -> None:
         st.success(f"Every bound is below 1 here: ρ_AM = {num(th.rho_am)} < ρ_GD = {num(th.rho_gd)} < 1, "
                    "so Theorem 1 guarantees linear convergence of both algorithms.")
         return
-    st.warning("**The worst-case bounds are vacuous at these settings**: they promise nothing, "
-               "although the algorithms may still converge. Why:\n\n- " + "\n- ".join(why.values()))
+    names = {"rho_gd": f"ρ_GD = {num(th.rho_gd)}", "rho_am": f"ρ_AM = {num(th.rho_am)}",
+             "rho_am_tight": f"ρ₃/σ_min = {num(th.rho_am_tight)}"}
+    st.warning(f"**The bound{'s' if len(why) > 1 else ''} {', '.join(names[k] for k in why)} "
+               f"{'are' if len(why) > 1 else 'is'} ≥ 1, so vacuous at these settings**: a contraction "
+               "factor ≥ 1 promises nothing, although the algorithms may still converge. Why:\n\n- "
+               + "\n- ".join(th.causes()))
     gd, am = meas["gd"]["geo_mean"], meas["am"]["geo_mean"]
     if gd is not None and am is not None:
         st.markdown(
@@ -101,6 +105,8 @@ def contraction_charts(th, meas: dict) -> None:
             (c2, "am", {f"ρ_AM bound (5) = {num(th.rho_am)}": th.rho_am,
                         f"tighter ρ₃/σ_min = {num(th.rho_am_tight)}": th.rho_am_tight})):
         m = meas[alg]
+        col.markdown(f"**{figures.NAMES[alg]}: measured contraction factor per iteration vs the bound "
+                     f"{'(4)' if alg == 'gd' else '(5)'}**")
         col.plotly_chart(figures.contraction_figure(alg, m["factors"], bounds), key=f"contraction-{alg}",
                          width="stretch", config={"displaylogo": False})
         geo = m["geo_mean"]
@@ -111,8 +117,9 @@ def contraction_charts(th, meas: dict) -> None:
 def lemma1_section(th) -> None:
     st.latex(r"\Omega\!\left(\frac{1}{\kappa_w^2\,\lambda}\right) \le \frac{\sigma_{\min}^2(B)}{n}"
              r" \le \frac{\sigma_{\max}^2(B)}{n} \le O(k),\qquad \kappa_w = \frac{\sigma_1}{\sigma_k},"
-             r"\quad \lambda = \frac{\prod_{q} \sigma_q}{\sigma_k^{k}} \tag{Lemma 1}")
+             r"\quad \lambda = \frac{\prod_{q} \sigma_q}{\sigma_k^{k}}\qquad\text{(Lemma 1)}")
     c1, c2 = st.columns([3, 2])
+    c1.markdown("**Singular values of W\\* + I**")
     c1.plotly_chart(figures.singular_values_figure(th.singular_values_U_star), key="sv",
                     width="stretch", config={"displaylogo": False})
     n, k = th.n, th.d
@@ -148,8 +155,22 @@ def checklist(th, settings: dict) -> None:
     st.markdown("\n".join(lines))
 
 
+def confirmed(settings: dict) -> bool:
+    """Expensive settings wait for a click: the computation cannot be interrupted midway."""
+    seconds = theory_view.seconds_estimate(settings)
+    key = state.run_key(settings) + (settings["eps"],)
+    if seconds <= theory_view.SLOW_SECONDS or st.session_state.get("theory_confirmed") == key:
+        return True
+    st.info(f"At these settings the spectrum of B and the two runs take roughly {seconds:,.0f} s "
+            "on a shared server, and the page cannot be stopped midway.", icon=":material/hourglass:")
+    if st.button("Compute anyway", key="theory_go", type="primary"):
+        st.session_state["theory_confirmed"] = key
+        return True
+    return False
+
+
 def main() -> None:
-    settings = widgets.sidebar(extra=("eps",))
+    settings = widgets.sidebar("theory", extra=("eps",))
     st.title("Theory vs measurement")
     st.markdown("##### " + SETTINGS_LINE.format(
         d=settings["d"], n=settings["n"], ratio=settings["n"] / settings["d"] ** 2, gamma=settings["gamma"],
@@ -157,10 +178,17 @@ def main() -> None:
         eps=settings["eps"]))
     state.show_url_warnings(settings)
     try:
+        theory_view.check(settings)
+    except ValueError as e:       # MemoryBudgetError
+        st.error(f"**These settings cannot run here.** {e}", icon=":material/block:")
+        return
+    if not confirmed(settings):
+        return
+    try:
         th = theory_view.predicted(settings)
         meas = theory_view.measured(settings)
-    except ValueError as e:       # includes MemoryBudgetError
-        st.error(f"**These settings cannot run here.** {e}", icon="🚫")
+    except ValueError as e:
+        st.error(f"**These settings cannot run here.** {e}", icon=":material/block:")
         return
     st.caption("Predicted: the slides' formulas evaluated at the initial point W⁰ on this problem. "
                "Measured: GD and AM run on the same teacher and data until the relative error "
@@ -176,10 +204,10 @@ def main() -> None:
     checklist(th, settings)
     with st.expander("The algorithms, eqs. (1)-(3)"):
         st.latex(r"\mathrm{vec}(W^{t+1}) = \mathrm{vec}(W^t) + \frac{\eta}{n} B^{t\top}"
-                 r"\big(y - B^t\,\mathrm{vec}(W^t + I)\big) \tag{1}")
+                 r"\big(y - B^t\,\mathrm{vec}(W^t + I)\big)\qquad\text{(1)}")
         st.latex(r"B^{t} = \big[v_1^*\,\mathrm{diag}(\mathbb{1}_{X(w_1^t+e_1)>0})X\ \cdots\ "
-                 r"v_d^*\,\mathrm{diag}(\mathbb{1}_{X(w_d^t+e_d)>0})X\big] \tag{2}")
-        st.latex(r"\mathrm{vec}(W^{t+1}) = \arg\min_{W} \big\|B^{t}\,\mathrm{vec}(W + I) - y\big\|_2^2 \tag{3}")
+                 r"v_d^*\,\mathrm{diag}(\mathbb{1}_{X(w_d^t+e_d)>0})X\big]\qquad\text{(2)}")
+        st.latex(r"\mathrm{vec}(W^{t+1}) = \arg\min_{W} \big\|B^{t}\,\mathrm{vec}(W + I) - y\big\|_2^2\qquad\text{(3)}")
 
 
 main()

@@ -1,0 +1,103 @@
+"""Developer helper (tests, screenshots): run the dashboard in a real Streamlit server and
+drive it with Playwright in Debian's Chromium. Not used by the app itself.
+
+    with serve() as url:                       # streamlit run app.py on a free loopback port
+        with chromium() as browser:            # Playwright + /usr/bin/chromium, headless
+            page = browser.new_page(); page.goto(url); wait_idle(page)
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ERROR_SELECTOR = "[data-testid='stException'], [data-testid='stAlertContentError']"
+IDLE_SELECTOR = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Poll ``/_stcore/health`` until the server answers ok; raise if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {proc.returncode}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        time.sleep(0.2)
+    raise TimeoutError(f"streamlit at {url} not healthy after {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def serve(script: str = "app.py", port: int | None = None, log: Path | None = None) -> Iterator[str]:
+    """``streamlit run <script>`` headless on a free loopback port; yields its base URL."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()
+
+
+def chromium_path() -> str:
+    """Debian's chromium; raises (never skips) when it is missing."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        raise RuntimeError("chromium not found on PATH: install Debian's chromium package "
+                           "(scripts/test.sh does it)")
+    return path
+
+
+@contextlib.contextmanager
+def chromium():
+    """A headless Playwright Chromium browser (the Debian binary)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the app is connected and its script has stopped running."""
+    page.wait_for_selector(IDLE_SELECTOR, timeout=timeout)
+
+
+def errors(page) -> list[str]:
+    """Texts of exception or error elements on the page."""
+    return [e.inner_text() for e in page.query_selector_all(ERROR_SELECTOR)]

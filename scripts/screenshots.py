@@ -1,0 +1,68 @@
+"""Screenshots of every dashboard page after a run, for the README.
+
+    python scripts/screenshots.py [--sizes 1280x800,1920x1080] [--out docs/screenshots]
+
+Starts ``streamlit run app.py`` on a free loopback port, opens each page in headless
+Chromium (Debian's), presses Run where there is one, waits for the charts, and saves
+``train.png``, ``theory.png`` (and ``phase.png`` if pages/2_Phase_transition.py exists)
+at the first size; other sizes get a ``-WxH`` suffix.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dashboard.devserver import chromium, errors, serve, wait_idle  # noqa: E402
+
+PAGES = [("train", "", True), ("theory", "Theory", False)]
+if (ROOT / "pages" / "2_Phase_transition.py").exists():
+    PAGES.append(("phase", "Phase_transition", True))
+
+
+def shoot(browser, url: str, name: str, path: str, press_run: bool, size: tuple[int, int],
+          out: Path, suffix: str) -> Path:
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.goto(f"{url}/{path}", timeout=60_000)
+    wait_idle(page, timeout=120_000)
+    page.wait_for_selector("[data-testid='stSidebar']", timeout=60_000)
+    if press_run:
+        button = page.get_by_role("button", name="Run", exact=False).first
+        button.click()
+        page.wait_for_timeout(500)
+        wait_idle(page, timeout=300_000)
+    page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=60_000)
+    page.wait_for_timeout(1500)          # let Plotly finish its layout
+    bad = errors(page)
+    if bad:
+        print(f"{name}: error elements on the page: {bad}", file=sys.stderr)
+    page.mouse.move(size[0] - 5, size[1] - 5)     # no tooltip over the picture
+    page.wait_for_timeout(300)
+    target = out / f"{name}{suffix}.png"
+    page.screenshot(path=str(target))
+    page.close()
+    return target
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1280x800,1920x1080", help="viewport sizes, WxH, comma-separated")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="output folder")
+    ap.add_argument("--pages", default=",".join(p[0] for p in PAGES), help="which pages, comma-separated")
+    a = ap.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.split("x")) for s in a.sizes.split(",")]
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with serve() as url, chromium() as browser:
+        for i, size in enumerate(sizes):
+            suffix = "" if i == 0 else f"-{size[0]}x{size[1]}"
+            for name, path, press_run in [p for p in PAGES if p[0] in a.pages.split(",")]:
+                print(shoot(browser, url, name, path, press_run, size, out, suffix))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""The dashboard pages, run headless with streamlit.testing.v1.AppTest.
+
+Figures are read back from the element's spec (``json.loads(el.proto.spec)``); NumPy
+arrays arrive as Plotly's base64 typed arrays and are decoded by ``arr``.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from shallowres import make_problem, run, theory
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:          # the pages import the dashboard package from the repo root
+    sys.path.insert(0, str(ROOT))
+
+from dashboard.state import defaults, encode  # noqa: E402
+from dashboard.theory_view import num  # noqa: E402
+
+TIMEOUT = 120
+SMALL = {"d": "6", "n": "150", "gamma": "0.8", "gd_iters": "40", "am_iters": "15", "seed": "3"}
+
+
+def app(page: str = "app.py", **query) -> AppTest:
+    """The app, opened at ``page`` (as a deep link: the first run is on that page) with ``query``."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params.update(query)
+    if page != "app.py":
+        at.switch_page(page)
+    return at
+
+
+def arr(v) -> np.ndarray:
+    """A Plotly spec array: a list, or {"dtype", "bdata"[, "shape"]} base64."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]).newbyteorder("<"))
+        if "shape" in v:
+            shape = v["shape"] if isinstance(v["shape"], list) else str(v["shape"]).split(",")
+            a = a.reshape([int(s) for s in shape])
+        return a
+    return np.asarray(v)
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def traces(spec: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in spec["data"]}
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return "\n".join(e.value for e in getattr(at, kind))
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    return at.button(key=key).click().run()
+
+
+def test_default_page_renders_and_writes_the_url():
+    at = app().run()
+    assert not at.exception
+    assert at.slider(key="w_d").value == 20
+    assert at.number_input(key="w_n").value == 1700
+    assert at.query_params["d"] == "20" and at.query_params["n"] == "1700"
+    assert "Assumption 1 fails" in texts(at, "markdown")          # gamma = 2 > 1.988 at the paper's setting
+    assert not at.get("plotly_chart")
+
+
+def test_run_draws_four_charts_one_point_per_iteration():
+    at = app(**SMALL).run()
+    click(at, "run_btn")
+    assert not at.exception
+    res = at.session_state["run"]
+    assert res.done
+    n_points = {alg: tr.n_iter + 1 for alg, tr in res.traces.items()}
+    rel, loss, flips, heat = specs(at)
+    tr = traces(rel)
+    assert set(tr) == {"GD", "AM", "tolerance 1e-08"}
+    for alg, name in (("gd", "GD"), ("am", "AM")):
+        assert len(arr(tr[name]["x"])) == len(arr(tr[name]["y"])) == n_points[alg]
+        np.testing.assert_array_equal(arr(tr[name]["x"]), np.arange(n_points[alg]))
+    assert rel["layout"]["yaxis"]["type"] == "log"
+    assert rel["layout"]["xaxis"]["type"] == "log"        # default: GD's hundreds of steps beside AM's few
+    assert "‖W* + I‖" in rel["layout"]["yaxis"]["title"]["text"]
+    lt = traces(loss)
+    assert set(lt) == {"GD train", "GD test", "AM train", "AM test"}
+    assert lt["GD test"]["line"]["dash"] == "dot" and lt["GD train"]["line"]["dash"] == "solid"
+    assert loss["layout"]["yaxis"]["type"] == "log"
+    assert len(arr(lt["AM train"]["y"])) == n_points["am"]
+    assert set(traces(flips)) == {"GD vs teacher", "GD since t − 1", "AM vs teacher", "AM since t − 1"}
+    assert flips["layout"]["yaxis"]["type"] == "log"
+    z = {t["name"]: arr(t["z"]) for t in heat["data"]}
+    assert z["GD"].shape == (6, n_points["gd"]) and z["AM"].shape == (6, n_points["am"])
+    # GD and AM keep one colour each, on every chart
+    colors = {t["name"].split()[0]: t["line"]["color"] for s in (rel, loss, flips) for t in s["data"]
+              if t["name"].split()[0] in ("GD", "AM")}
+    assert colors["GD"] != colors["AM"]
+    assert all(t["line"]["color"] == colors[t["name"].split()[0]] for s in (rel, loss, flips)
+               for t in s["data"] if t["name"].split()[0] in ("GD", "AM"))
+    assert "converged" in texts(at, "success") or "fixed point" in texts(at, "success")
+
+
+def test_shared_link_reproduces_the_exact_run():
+    query = dict(SMALL, alg="gd", eta="0.5x", init="random", noise="0.1")
+    at = app(**query).run()
+    click(at, "run_btn")
+    got = arr(traces(specs(at)[0])["GD"]["y"])
+    p = make_problem(d=6, n=150, gamma=0.8, noise=0.1, seed=3)
+    ref = run(p, "gd", init="random", eta="0.5x", iters=40, tol=1e-8)
+    np.testing.assert_array_equal(got, ref.history["rel_err"])
+    assert at.query_params["eta"] == "0.5x" and at.query_params["init"] == "random"
+
+
+def test_step_advances_exactly_one_iteration():
+    at = app(**SMALL).run()
+    click(at, "step_btn")
+    lengths = [len(arr(t["x"])) for t in specs(at)[0]["data"][:2]]
+    assert lengths == [2, 2]                       # t = 0 and t = 1 for GD and AM
+    click(at, "step_btn")
+    assert [len(arr(t["x"])) for t in specs(at)[0]["data"][:2]] == [3, 3]
+    assert not at.exception
+
+
+def test_stop_then_run_resumes_and_reset_clears():
+    at = app(**SMALL).run()
+    click(at, "step_btn")
+    click(at, "stop_btn")
+    assert "stopped by the user" in texts(at, "info")
+    click(at, "run_btn")
+    assert at.session_state["run"].done and not at.session_state["run"].stopped
+    click(at, "reset_btn")
+    assert not at.get("plotly_chart") and not at.exception
+
+
+def test_widget_change_stops_the_run_and_updates_the_url():
+    at = app(**SMALL).run()
+    click(at, "step_btn")
+    at.slider(key="w_gamma").set_value(1.5).run()
+    assert at.query_params["gamma"] == "1.5"
+    assert at.session_state["run"].stopped
+    assert "settings changed" in texts(at, "info")
+
+
+@pytest.mark.parametrize("query, bad", [
+    ({"d": "abc"}, "d='abc'"),
+    ({"n": "-5"}, "n='-5'"),
+    ({"gamma": "1e9"}, "gamma='1e9'"),
+    ({"delta": "1.5"}, "delta='1.5'"),
+    ({"alg": "sgd"}, "alg='sgd'"),
+    ({"eta": "banana"}, "eta='banana'"),
+    ({"eta": "1000x"}, "eta='1000x'"),
+    ({"tol": "nan"}, "tol='nan'"),
+    ({"resample": "maybe"}, "resample='maybe'"),
+    ({"seed": "1.5"}, "seed='1.5'"),
+    ({"gama": "2"}, "`gama`"),
+])
+def test_bad_query_parameter_warns_and_falls_back(query, bad):
+    at = app(**query).run()
+    assert not at.exception
+    assert bad in texts(at, "warning")
+    assert {k: at.query_params[k] for k in encode(defaults())} == encode(defaults())
+
+
+def test_query_parameters_fill_the_controls():
+    at = app(d="12", n="2500", gamma="1.25", alg="am", init="delta", delta="0.5", resample="true",
+             eta="3.5", tol="1e-6", logx="false").run()
+    assert not at.exception and not at.warning
+    assert at.slider(key="w_d").value == 12 and at.number_input(key="w_n").value == 2500
+    assert at.slider(key="w_gamma").value == 1.25 and at.radio(key="w_alg").value == "am"
+    assert at.selectbox(key="w_init").value == "delta" and at.checkbox(key="w_resample").value
+    assert at.radio(key="w_eta_mode").value == "value" and at.text_input(key="w_eta_value").value == "3.5"
+    assert at.text_input(key="w_tol").value == "1e-06"
+
+
+def test_preset_sets_the_controls():
+    at = app().run()
+    at.button(key="preset_1").click().run()           # "Too few samples"
+    assert at.number_input(key="w_n").value == 300 and at.query_params["n"] == "300"
+    assert "AM underdetermined" in texts(at, "markdown")
+    at.button(key="preset_3").click().run()           # "Theory mode"
+    assert at.checkbox(key="w_resample").value and at.query_params["resample"] == "true"
+    assert not at.exception
+
+
+def test_typed_tolerance_is_checked():
+    at = app().run()
+    at.text_input(key="w_tol").input("zero").run()
+    assert "keeping 1e-08" in texts(at, "error") and at.query_params["tol"] == "1e-08"
+    at.text_input(key="w_tol").input("1e-4").run()
+    assert at.query_params["tol"] == "0.0001" and not at.exception
+
+
+def test_memory_guard_is_a_message_not_a_crash():
+    at = app(d="100", n="200000").run()
+    click(at, "run_btn")
+    assert not at.exception
+    assert "memory budget" in texts(at, "error")
+
+
+def test_diverging_run_says_why():
+    at = app(**dict(SMALL, alg="gd", eta="100x")).run()
+    click(at, "run_btn")
+    assert not at.exception
+    msg = texts(at, "error")
+    assert "diverged" in msg and "step size" in msg
+    assert at.session_state["run"].traces["gd"].stop_reason == "diverged"
+
+
+def test_theory_page_default_shows_finite_kappa_and_vacuous():
+    at = app("pages/1_Theory.py").run()
+    assert not at.exception
+    th = theory(make_problem(), eps=1e-2)
+    assert np.isfinite(th.kappa)
+    md = texts(at, "markdown")
+    assert f"κ = {num(th.kappa)}" in md
+    assert "vacuous" in md and "vacuous" in texts(at, "warning")
+    assert "Assumption 1 fails" in texts(at, "warning") + md or "❌" in md
+    assert len(at.get("plotly_chart")) == 3          # two contraction charts, singular values
+    for spec in specs(at)[:2]:
+        assert spec["layout"]["yaxis"]["type"] == "log"
+        names = [t["name"] for t in spec["data"]]
+        assert any("measured" in n for n in names) and any("bound" in n for n in names)
+    assert len(at.latex) >= 8
+
+
+def test_theory_page_deep_link_and_shared_settings():
+    at = app("pages/1_Theory.py", d="8", n="400", gamma="0.5", seed="2", eps="0.001").run()
+    assert not at.exception and not at.warning or "vacuous" in texts(at, "warning")
+    th = theory(make_problem(d=8, n=400, gamma=0.5, seed=2), eps=1e-3)
+    md = texts(at, "markdown")
+    assert "d = 8 · n = 400" in md and f"κ = {num(th.kappa)}" in md
+    assert at.text_input(key="w_eps").value == "0.001"
+
+
+def test_train_settings_carry_over_to_theory_page():
+    at = app(**SMALL).run()
+    at.slider(key="w_gamma").set_value(0.5).run()
+    at.switch_page("pages/1_Theory.py").run()
+    assert not at.exception
+    assert "γ = ‖W*‖_F = 0.5" in texts(at, "markdown")
+    assert at.query_params["gamma"] == "0.5" and at.query_params["d"] == "6"
+
+
+def test_theory_page_bad_query_and_memory_guard():
+    at = app("pages/1_Theory.py", eps="2", n="x").run()
+    assert not at.exception
+    assert "eps='2'" in texts(at, "warning") and "n='x'" in texts(at, "warning")
+    at = app("pages/1_Theory.py", d="100", n="200000").run()
+    assert not at.exception and "memory budget" in texts(at, "error")
