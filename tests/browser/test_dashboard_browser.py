@@ -1,0 +1,62 @@
+"""The Train and Theory pages in a real browser (Chromium) against ``streamlit run app.py``."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
+
+from dashboard.devserver import wait_idle
+from dashboard.theory_view import num
+from shallowres import make_problem, run, theory
+
+pytestmark = pytest.mark.browser
+
+DONE = "[data-testid='stDownloadButton']"     # drawn only once a run has finished
+
+
+def run_to_end(page) -> None:
+    press(page, "Run")
+    page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+    wait_idle(page, TIMEOUT_MS)
+
+
+def test_run_draws_the_charts_without_errors(open_app):
+    page = open_app()
+    assert_no_errors(page)
+    assert page.get_by_text("Assumption 1 fails").is_visible()
+    run_to_end(page)
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 4
+    assert page.locator(".js-plotly-plot").count() == 4
+    assert page.get_by_text("Alternating minimization converged").is_visible()
+    assert_no_errors(page)
+    assert "d=20" in page.url and "n=1700" in page.url         # the URL holds every setting
+
+
+def test_theory_deep_link_on_a_fresh_server(fresh_server, new_page):
+    query = dict(d=10, n=500, gamma=1, seed=3, eps=0.05)
+    th = theory(make_problem(d=10, n=500, gamma=1.0, seed=3), eps=0.05)
+    with fresh_server() as base:
+        page = new_page()
+        page.goto(url_for(base, "Theory", **query))
+        wait_idle(page, TIMEOUT_MS)
+        page.wait_for_selector("text=Rates: predicted vs measured", timeout=TIMEOUT_MS)
+        assert page.get_by_text(re.compile(r"d = 10 · n = 500 \(n/d² = 5\.00\)")).is_visible()
+        assert page.get_by_text(f"κ = {num(th.kappa)}", exact=True).is_visible()
+        assert page.locator("[data-testid='stPlotlyChart']").count() == 3
+        assert "n=500" in page.url and "eps=0.05" in page.url
+        assert_no_errors(page)
+
+
+def test_four_sessions_at_once(open_app):
+    seeds = [1, 2, 3, 4]
+    pages = [open_app(seed=s) for s in seeds]
+    for page in pages:
+        press(page, "Run")
+    for seed, page in zip(seeds, pages, strict=True):
+        page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+        wait_idle(page, TIMEOUT_MS)
+        assert_no_errors(page)
+        gd = run(make_problem(seed=seed), "gd", iters=1000, tol=1e-8)
+        # Each session shows its own run: GD's final error for its own seed.
+        assert page.get_by_text(f"(it is {gd.rel_err:.2e})", exact=False).is_visible(), seed
