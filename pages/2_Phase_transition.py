@@ -14,7 +14,7 @@ import time
 
 import streamlit as st
 
-from dashboard import sweep_view
+from dashboard import sweep_view, widgets
 from shallowres.executors import DASK_ENV, cpu_count
 from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepSpec, run_sweep, summarize
 from shallowres.sweep_cli import parse_list
@@ -51,6 +51,8 @@ def run_on_options() -> list[str]:
 def controls() -> tuple[SweepSpec | None, str]:
     """Sidebar controls (each bound to a URL query parameter); the spec, or None if invalid."""
     sb = st.sidebar
+    with sb:
+        widgets.nav()
     sb.markdown("### Grid")
     grid = sb.radio("Sample sizes n", list(GRIDS), captions=list(GRIDS.values()), key="grid",
                     bind="query-params")
@@ -150,6 +152,7 @@ def stream(spec: SweepSpec, run_on: str, slot, bar) -> None:
 
 
 def main() -> None:
+    st.html(widgets.CSS)
     st.markdown("## Phase transition: how many samples recover W\\*?")
     spec, run_on = controls()
     if spec is None:

@@ -10,15 +10,22 @@ from streamlit.testing.v1 import AppTest
 from dashboard import sweep_view
 from shallowres.sweep import SweepSpec, run_trial
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "2_Phase_transition.py")
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = "pages/2_Phase_transition.py"
 TINY = {"grid": "custom", "n": "12,60", "d": "4", "gamma": "1", "trials": "2", "gd_iters": "300"}
 CURVES = {"GD · identity init", "GD · random init", "AM · identity init", "AM · random init"}
 
 
-def page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+def opened(query: dict | None = None) -> AppTest:
+    """The app deep-linked to the page (its first run is on the page), not yet run."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update(query or {})
-    return at.run()
+    at.switch_page(PAGE)
+    return at
+
+
+def page(query: dict | None = None) -> AppTest:
+    return opened(query).run()
 
 
 def figure(at: AppTest) -> dict:
@@ -114,8 +121,7 @@ def test_fine_grid_option():
 def test_a_stopped_sweep_keeps_its_finished_trials_on_the_chart():
     spec = SweepSpec(n=(12, 60), d=(4,), gamma=(1.0,), trials=2, gd_iters=300)
     done = [run_trial(spec, cell, 0) for cell in spec.cells()[:5]]
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.query_params.update(TINY)
+    at = opened(TINY)
     at.session_state["phase_partial"] = (spec.key(), done)
     at.run()
     assert not at.exception
