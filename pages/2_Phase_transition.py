@@ -84,7 +84,7 @@ def controls() -> tuple[SweepSpec | None, str]:
     seed = sb.number_input("Base seed", 0, 2**31 - 1, 0, key="seed", bind="query-params",
                            help="Per-trial seeds derive from it: the same seed, the same table.")
     opts = run_on_options()
-    run_on = sb.radio("Run on", opts, format_func=RUN_ON.get, key="run_on",
+    run_on = sb.radio("Where the trials compute", opts, format_func=RUN_ON.get, key="run_on",
                       help="On the hosted app keep 'This server process'. Processes and Dask are for "
                            "running the dashboard on your own machine or next to a cluster.")
     try:

@@ -1,0 +1,50 @@
+"""The Phase-transition page in a real browser (Chromium) against ``streamlit run app.py``."""
+from __future__ import annotations
+
+import pytest
+from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
+
+from dashboard.devserver import wait_idle
+
+pytestmark = pytest.mark.browser
+
+DONE = "[data-testid='stDownloadButton']"          # drawn once a sweep has finished
+TINY = dict(grid="custom", n="12,60", d=4, gamma=1, trials=2, gd_iters=300)
+CURVES = ("GD · identity init", "GD · random init", "AM · identity init", "AM · random init")
+
+
+def test_deep_link_on_a_fresh_server_runs_and_the_next_session_gets_the_cache(fresh_server, new_page):
+    with fresh_server() as base:
+        page = new_page()
+        page.goto(url_for(base, "Phase_transition", **TINY))
+        wait_idle(page, TIMEOUT_MS)
+        assert page.get_by_text("Press Run to start 16 trials").is_visible()
+        press(page, "Run")
+        page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+        wait_idle(page, TIMEOUT_MS)
+        assert page.get_by_text("All 16 trials in").is_visible()
+        assert page.locator(".js-plotly-plot").count() == 1
+        legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
+        assert set(CURVES) <= set(legend) and "n = d² = 16" in legend
+        assert page.locator(".js-plotly-plot .errorbar").count() > 0       # Wilson intervals drawn
+        assert "grid=custom" in page.url and "trials=2" in page.url       # the URL holds the grid
+        assert_no_errors(page)
+
+        other = new_page()                                                  # another browser session
+        other.goto(url_for(base, "Phase_transition", **TINY))
+        wait_idle(other, TIMEOUT_MS)
+        other.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+        assert other.get_by_text("served from the cache").is_visible()
+        assert_no_errors(other)
+
+
+def test_stop_keeps_the_finished_trials(open_app):
+    page = open_app("Phase_transition", **{**TINY, "trials": 50})       # 400 trials, several seconds
+    press(page, "Run")
+    page.wait_for_selector("[data-testid='stProgress']", timeout=TIMEOUT_MS)
+    press(page, "Stop")
+    page.wait_for_selector("text=Stopped after", timeout=TIMEOUT_MS)
+    wait_idle(page, TIMEOUT_MS)
+    assert page.locator(".js-plotly-plot").count() == 1
+    assert page.locator(DONE).count() == 0
+    assert_no_errors(page)
