@@ -342,6 +342,9 @@ def run_sweep(spec: SweepSpec, executor: str | cf.Executor = "processes", *,
     ``concurrent.futures.Executor``. ``progress(done, total, trial)`` is called as
     each trial finishes; returning True cancels the sweep.
 
+    With "processes" (a ``spawn`` pool) a script must start the sweep under
+    ``if __name__ == "__main__":``, as with any spawn-based pool; notebooks need nothing.
+
     At most one trial per worker is in flight. Cancelling (progress returning True,
     or an exception such as KeyboardInterrupt in the caller) submits nothing more
     and waits for the trials already running, so nothing is left running when this

@@ -44,7 +44,7 @@ def add_sweep_parser(sub) -> argparse.ArgumentParser:
     """The ``sweep`` subcommand's flags."""
     s = sub.add_parser("sweep", help="probability of recovery vs n (the paper's Fig. 1(a))",
                        description="Run GD and AM on many random teachers and tabulate how often "
-                                   "rel_err < threshold, with Wilson 95%% intervals. Without grid flags "
+                                   "rel_err < threshold, with Wilson 95% intervals. Without grid flags "
                                    "this is the paper's setup (--paper).")
     g = s.add_argument_group("grid (default: the paper's)")
     g.add_argument("--paper", action="store_true",
@@ -68,9 +68,10 @@ def add_sweep_parser(sub) -> argparse.ArgumentParser:
                    help=f"GD step: theory | K x theory as 'Kx' | a number (default {SWEEP_ETA})")
     r.add_argument("--w-star", dest="w_star", default="balanced", help="balanced | gaussian")
     e = s.add_argument_group("where it runs")
-    e.add_argument("--executor", default="processes", help=" | ".join(EXECUTORS) + " (default processes)")
+    e.add_argument("--executor", help=" | ".join(EXECUTORS) + " (default processes; dask with --scheduler)")
     e.add_argument("--workers", type=int, help="processes / LocalCluster workers (default: all cores)")
-    e.add_argument("--scheduler", help="Dask: tcp://HOST:PORT or 'local' (default $DASK_SCHEDULER_ADDRESS)")
+    e.add_argument("--scheduler", help="Dask: tcp://HOST:PORT or 'local' (default $DASK_SCHEDULER_ADDRESS); "
+                                       "implies --executor dask")
     e.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar on stderr")
     o = s.add_mutually_exclusive_group()
     o.add_argument("--csv", metavar="F", help="write the table as CSV to F ('-' for stdout)")
@@ -155,8 +156,18 @@ def format_table(res: SweepResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def executor_from_args(a) -> str:
+    """--executor, else dask when --scheduler is given, else processes."""
+    if a.executor is None:
+        return "dask" if a.scheduler else "processes"
+    if a.scheduler and a.executor != "dask":
+        raise ValueError(f"scheduler is only used with --executor dask; got --executor {a.executor}")
+    return a.executor
+
+
 def cmd_sweep(a, out) -> int:
     spec = spec_from_args(a)
+    executor = executor_from_args(a)
     bar = ProgressBar(sys.stderr, a.progress)
     interrupted = threading.Event()
     restore = None
@@ -166,7 +177,7 @@ def cmd_sweep(a, out) -> int:
             signal.signal(signal.SIGINT, restore)
         restore = signal.signal(signal.SIGINT, on_sigint)
     try:
-        res = run_sweep(spec, a.executor, workers=a.workers, scheduler=a.scheduler,
+        res = run_sweep(spec, executor, workers=a.workers, scheduler=a.scheduler,
                         progress=lambda done, total, r: bar(done, total) or interrupted.is_set())
     finally:
         if restore is not None:

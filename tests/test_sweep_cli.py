@@ -11,7 +11,7 @@ import pytest
 
 from shallowres.cli import build_parser
 from shallowres.sweep import COLUMNS, PAPER_N, SweepSpec
-from shallowres.sweep_cli import parse_list, spec_from_args
+from shallowres.sweep_cli import executor_from_args, parse_list, spec_from_args
 
 TINY = ["--n", "12,60", "--d", "4", "--gamma", "1", "--trials", "2", "--gd-iters", "100", "--am-iters", "10"]
 JSON_KEYS = {"spec", "rows", "done", "total", "cancelled", "seconds", "executor", "workers"}
@@ -49,7 +49,7 @@ def test_text_table_csv_file_and_progress_on_stderr(tmp_path):
 
 
 def test_dask_local_cluster_from_the_command_line():
-    p = cli(*TINY, "--alg", "am", "--executor", "dask", "--scheduler", "local", "--workers", "1", "--json")
+    p = cli(*TINY, "--alg", "am", "--scheduler", "local", "--workers", "1", "--json")   # implies dask
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["executor"] == "dask" and out["workers"] == 1 and out["done"] == 8
@@ -71,6 +71,7 @@ def test_dask_local_cluster_from_the_command_line():
     (["--paper", "--trials", "3"], "--trials", "cannot be combined with --paper"),
     (["--csv", "x.csv", "--json"], "--json", "not allowed with argument --csv"),
     (["--trials", "many"], "--trials", "invalid int value"),
+    (["--executor", "serial", "--scheduler", "local"], "scheduler", "only used with --executor dask"),
 ])
 def test_bad_arguments_exit_2_with_one_line_naming_the_flag(args, flag, words):
     p = cli(*args)
@@ -89,7 +90,7 @@ def test_dask_without_an_address_is_a_usage_error():
 def test_paper_flag_is_the_papers_setup():
     a = build_parser().parse_args(["sweep", "--paper"])
     spec = spec_from_args(a)
-    assert spec == SweepSpec() and a.executor == "processes"
+    assert spec == SweepSpec() and executor_from_args(a) == "processes"
     assert (spec.d, spec.gamma, spec.n, spec.trials) == ((20,), (2.0,), PAPER_N, 10)
     assert (spec.algs, spec.inits, spec.threshold) == (("gd", "am"), ("identity", "random"), 0.01)
     assert spec_from_args(build_parser().parse_args(["sweep"])) == spec
