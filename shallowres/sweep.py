@@ -236,15 +236,9 @@ def run_trial(spec: SweepSpec, cell: Cell, trial: int) -> TrialResult:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One cell of the table."""
+class Row(Cell):
+    """One line of the table: a cell and its statistics."""
 
-    d: int
-    gamma: float
-    noise: float
-    n: int
-    alg: str
-    init: str
     trials: int
     successes: int
     probability: float
