@@ -75,13 +75,16 @@ def new_run(settings: dict) -> RunState | None:
         return None
 
 
-def advance(run: RunState, step: bool, slots: dict, status, log_x: bool) -> None:
-    """One Step, or Play to the end with throttled redraws."""
+def advance(run: RunState, step: bool, slots: dict, status, settings: dict) -> None:
+    """One Step, or Play to the end with throttled redraws (or in slow motion)."""
+    redraw = lambda r: draw(r, slots, status, f"live{r.draws}", settings["logx"])  # noqa: E731
     try:
         if step:
             run.step()
+        elif settings["slow"]:
+            run.play_slowly(redraw)
         else:
-            run.play(lambda r: draw(r, slots, status, f"live{r.draws}", log_x))
+            run.play(redraw)
     except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
         run.stop()
         st.error(f"The solver failed: {e}", icon=":material/error:")
@@ -142,7 +145,7 @@ def main() -> None:
         if run is None or run.key != key or (run.done and not run.stopped):
             run = st.session_state[RUN_KEY] = new_run(settings)
         if run is not None:
-            advance(run, step, slots, status, settings["logx"])
+            advance(run, step, slots, status, settings)
     if run is None:
         status.info("Press **Run** to train, or **Step** to go one iteration at a time.")
     else:

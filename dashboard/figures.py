@@ -153,8 +153,11 @@ def heatmap_figure(hist: Hist, height: int = HEIGHT) -> dict:
         counts = np.asarray(h["flips_per_neuron"]).T            # (d, T + 1)
         suffix = "" if i == 0 else str(i + 1)
         d = counts.shape[0]
-        data.append({"type": "heatmap", "x": h["t"], "y": np.arange(1, d + 1),
-                     "z": np.log10(1.0 + counts), "customdata": counts, "coloraxis": "coloraxis",
+        # Compact arrays (sent base64): float32 colours, counts in the smallest integer type.
+        small = np.uint16 if top < 2**16 else np.uint32
+        data.append({"type": "heatmap", "x": np.asarray(h["t"], dtype=np.int32), "y": np.arange(1, d + 1),
+                     "z": np.log10(1.0 + counts).astype(np.float32), "customdata": counts.astype(small),
+                     "coloraxis": "coloraxis",
                      "name": NAMES[a], "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
                      "hovertemplate": f"{NAMES[a]}: t = %{{x}}, neuron %{{y}}: "
                                       "%{customdata} samples<extra></extra>"})

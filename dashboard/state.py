@@ -64,9 +64,10 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("seed", "int", 0, 0, 2**32 - 1),
     Field("eps", "float", 1e-2, 1e-12, 0.5),
     Field("logx", "bool", True),
+    Field("slow", "bool", False),
 )}
 
-# Settings that change the numbers of a run (``eps`` and ``logx`` do not).
+# Settings that change the numbers of a run (``eps``, ``logx`` and ``slow`` do not).
 RUN_FIELDS = ("d", "n", "gamma", "delta", "alg", "init", "resample", "eta",
               "gd_iters", "am_iters", "tol", "noise", "seed")
 

@@ -10,6 +10,7 @@ one iteration.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ COLUMNS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher", "f
            "rho3", "inner_iters")
 THROTTLE = 0.3      # seconds between redraws, at least
 OVERHEAD = 0.08     # and drawing may take at most this fraction of the time between redraws
+SLOW_TICKS = 40     # slow motion: GD's iterations spread over this many redraws ...
+SLOW_TICK = 0.25    # ... at least this many seconds apart (AM: one iteration per redraw)
 
 
 def check_fits(settings: Mapping) -> None:
@@ -200,6 +203,23 @@ class RunState:
                 cost = self.draw(redraw)
                 interval = max(throttle, cost / OVERHEAD)
                 last = time.perf_counter()
+        self.playing = False
+
+    def play_slowly(self, redraw: Callable[[RunState], None], tick: float = SLOW_TICK) -> None:
+        """Slow motion for a projector: per redraw, AM takes one iteration and GD 1/SLOW_TICKS
+        of its budget; redraws at least ``tick`` seconds apart."""
+        self.resume()
+        self.playing = True
+        gd_steps = max(1, math.ceil(self.settings["gd_iters"] / SLOW_TICKS))
+        while not self.done:
+            start = time.perf_counter()
+            for tr in self.traces.values():
+                for _ in range(gd_steps if tr.alg == "gd" else 1):
+                    if not tr.done:
+                        tr.advance()
+            if not self.done:
+                self.draw(redraw)
+                time.sleep(max(0.0, tick - (time.perf_counter() - start)))
         self.playing = False
 
     def draw(self, redraw: Callable[[RunState], None]) -> float:

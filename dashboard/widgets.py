@@ -197,6 +197,9 @@ def sidebar(page: str, extra: tuple[str, ...] = ()) -> dict:
         st.markdown("### Charts")
         new["logx"] = st.checkbox("Log-scale iteration axis", key=wkey("logx"),
                                   help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
+        new["slow"] = st.checkbox("Slow motion (for a projector)", key=wkey("slow"),
+                                  help="Run takes about 10 s: the charts redraw after every AM iteration "
+                                       "and every 1/40 of GD's iterations. Off: as fast as the solver goes.")
     state.sync_url(new)
     return new
 
