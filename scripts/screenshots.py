@@ -49,7 +49,7 @@ def shoot(browser, url: str, name: str, path: str, press_run: bool, size: tuple[
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="1280x800,1920x1080", help="viewport sizes, WxH, comma-separated")
+    ap.add_argument("--sizes", default="1920x1080,1280x800", help="viewport sizes, WxH, comma-separated")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"), help="output folder")
     ap.add_argument("--pages", default=",".join(p[0] for p in PAGES), help="which pages, comma-separated")
     a = ap.parse_args(argv)

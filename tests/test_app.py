@@ -254,3 +254,11 @@ def test_theory_page_bad_query_and_memory_guard():
     assert "eps='2'" in texts(at, "warning") and "n='x'" in texts(at, "warning")
     at = app("pages/1_Theory.py", d="100", n="200000").run()
     assert not at.exception and "memory budget" in texts(at, "error")
+
+
+def test_expensive_theory_settings_wait_for_a_click():
+    at = app("pages/1_Theory.py", d="60", n="4000").run()
+    assert not at.exception
+    assert "cannot be stopped midway" in texts(at, "info")
+    assert at.button(key="theory_go").label == "Compute anyway"
+    assert not at.get("plotly_chart")
