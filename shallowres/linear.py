@@ -17,6 +17,7 @@ both O(n d^2) without forming B.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 from scipy.sparse.linalg import LinearOperator
 
 
@@ -71,18 +72,39 @@ def dense_B(X: np.ndarray, S: np.ndarray) -> np.ndarray:
     return (S[:, :, None] * X[:, None, :]).reshape(n, d * d)
 
 
-def normal_matrix(X: np.ndarray, S: np.ndarray, chunk_bytes: int = 32 * 2**20) -> np.ndarray:
+def normal_matrix(X: np.ndarray, S: np.ndarray, chunk_bytes: int = 32 * 2**20,
+                  lower_only: bool = False) -> np.ndarray:
     """B^T B = sum_i (s_i s_i^T) kron (x_i x_i^T), assembled from row chunks of B.
 
-    Peak memory: the d^2 x d^2 result plus one chunk of ``chunk_bytes``.
+    Each chunk adds B_c^T B_c by a symmetric rank-k update (BLAS syrk: half the
+    flops of a product). ``lower_only`` leaves the upper triangle unset, for
+    Cholesky and eigvalsh, which read the lower one. Peak memory: the d^2 x d^2
+    result plus one chunk of ``chunk_bytes``.
     """
     n, d = X.shape
-    G = np.zeros((d * d, d * d))
-    rows = max(1, chunk_bytes // (8 * d * d))
+    m = d * d
+    G = np.zeros((m, m), order="F")
+    rows = max(1, chunk_bytes // (8 * m))
     for lo in range(0, n, rows):
         Bc = dense_B(X[lo:lo + rows], S[lo:lo + rows])
-        G += Bc.T @ Bc
+        G = dsyrk(1.0, Bc.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
+    if not lower_only:
+        for j in range(0, m, 512):   # mirror the lower triangle, a block column at a time
+            G[j:j + 512, j + 512:] = G[j + 512:, j:j + 512].T
+            blk = G[j:j + 512, j:j + 512]
+            blk[np.triu_indices(len(blk), 1)] = blk.T[np.triu_indices(len(blk), 1)]
     return G
+
+
+def gram_apply(X: np.ndarray, S: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """B^T B vec(W) as a d x d matrix: X^T (S * r[:, None]) with r = ((X W) * S) 1.
+
+    Two n x d by d x d products and one n x d buffer, reused in place.
+    """
+    Z = X @ W
+    r = np.einsum("iq,iq->i", Z, S)
+    np.multiply(S, r[:, None], out=Z)
+    return X.T @ Z
 
 
 def gram_matrix(X: np.ndarray, S: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ U = I (the residual network's starting point). Paths, all exact to ~1e-10:
 - ``dense``:    np.linalg.lstsq on B formed explicitly (the reference);
 - ``cholesky``: normal equations B^T B w = B^T b, assembled in row chunks;
 - ``gram``:     B B^T z = b, w = B^T z, the n x n system when n < d^2;
-- ``cg``:       preconditioned CG on the normal equations, matrix-free,
-                warm-started, with a Kronecker preconditioner (S^T S) kron (X^T X / n);
+- ``cg``:       flexible preconditioned CG on the normal equations, matrix-free,
+                warm-started, preconditioned by the Gaussian population model of B^T B;
 - ``lsqr``:     SciPy's LSQR from zero, matrix-free (minimum-norm).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import lsqr
 
-from .linear import B_matvec, B_operator, B_rmatvec, dense_B, gram_matrix, normal_matrix, unvec, vec
+from .linear import B_operator, B_rmatvec, dense_B, gram_apply, gram_matrix, normal_matrix, unvec, vec
 
 CG_RTOL = 1e-13
 CG_MAXITER = 2000
@@ -58,7 +58,7 @@ def _psd_solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
             return x, False
     except np.linalg.LinAlgError:
         pass
-    w, V = np.linalg.eigh(A)
+    w, V = np.linalg.eigh(A, UPLO="L")
     keep = w > PINV_RCOND * max(w[-1], 0.0)
     return V[:, keep] @ ((V[:, keep].T @ b) / w[keep]), True
 
@@ -74,7 +74,7 @@ def solve_dense(X, S, y):
 def solve_cholesky(X, S, y):
     """Normal equations (B^T B) vec(W) = B^T b, B^T B assembled in row chunks."""
     n, d = X.shape
-    G = normal_matrix(X, S)
+    G = normal_matrix(X, S, lower_only=True)
     rhs = vec(B_rmatvec(X, S, residual_target(X, S, y)))
     w, singular = _psd_solve(G, rhs)
     return unvec(w, d), SolveInfo("cholesky", 0, n < d * d, singular or n < d * d)
@@ -109,37 +109,112 @@ class KroneckerPreconditioner:
         return self._C_inv @ R @ self._A_inv
 
 
-def solve_cg(X, S, y, W0=None, rtol=CG_RTOL, maxiter=CG_MAXITER):
-    """Preconditioned CG on (B^T B) vec(W) = B^T b, matrix-free, warm-started at W0.
+class PopulationPreconditioner:
+    """Approximate (B^T B)^{-1} from the Gaussian population model of B^T B.
 
-    Each iteration costs two n x d by d x d products. Stops when
-    ||B^T b - B^T B w|| <= rtol ||B^T b||.
+    For x ~ N(0, s^2 I) and unit a, b at angle theta,
+        E[1{x.a > 0} 1{x.b > 0} x x^T] = s^2 [(pi - theta)/(2 pi) I
+                + (a b^T + b a^T - cos(theta) (a a^T + b b^T)) / (2 pi sin(theta))],
+    and block (p, q) of B^T B is about n v_p v_q times that with a, b the unit
+    directions of u_p, u_q. The model keeps the sample Kronecker part and adds the
+    rank-2 terms, which the Kronecker preconditioner misses (they put outliers of
+    size ~ d/(2 pi) and a transpose-like coupling into its spectrum):
+        A_pop(W) = C W D + c Uh Phi(Uh^T W),   C = X^T X, D = S^T S / n, c = tr(C)/d.
+    A_pop^{-1} is applied by ``inner`` CG steps preconditioned by C^{-1} . D^{-1},
+    O(d^3) each, against O(n d^2) for B^T B. The directions are estimated from
+    the masks, u_q ~ X^T (2 m_q - 1), so only X and S are needed. Not a fixed
+    linear map: use it with flexible CG (or LOBPCG).
+    """
+
+    def __init__(self, X: np.ndarray, S: np.ndarray, inner: int = 4):
+        n, d = X.shape
+        self.inner = inner
+        self.kron = KroneckerPreconditioner(X, S)
+        M = S != 0
+        count = M.sum(axis=0)
+        v = np.where(count > 0, S.sum(axis=0) / np.maximum(count, 1), 0.0)
+        self.C = X.T @ X
+        self.D = S.T @ S / n
+        self.c = np.trace(self.C) / d
+        Uh = X.T @ (2.0 * M - 1.0)
+        Uh /= np.maximum(np.linalg.norm(Uh, axis=0), 1e-300)
+        cos = np.clip(Uh.T @ Uh, -1.0, 1.0)
+        sin = np.sqrt(np.maximum(1.0 - cos**2, 1e-12))
+        F = np.outer(v, v) / (2 * np.pi * sin)
+        np.fill_diagonal(F, 0.0)
+        self.Uh, self.F, self.H = Uh, F, F * cos
+        self._diag = np.diag_indices(d)
+
+    def model(self, W: np.ndarray) -> np.ndarray:
+        """A_pop(W), O(d^3)."""
+        G = self.Uh.T @ W
+        g = np.diag(G)
+        Phi = (self.F * G - self.H * g[None, :]).T
+        Phi[self._diag] = self.F @ g - np.einsum("pq,pq->p", self.H, G)
+        return self.C @ W @ self.D + self.c * (self.Uh @ Phi)
+
+    def __call__(self, R: np.ndarray) -> np.ndarray:
+        W = self.kron(R)
+        Rr = R - self.model(W)
+        Z = self.kron(Rr)
+        P = Z
+        rz = np.vdot(Rr, Z)
+        for _ in range(self.inner):
+            Q = self.model(P)
+            pq = np.vdot(P, Q)
+            if not pq > 0 or not rz > 0:   # the model is not positive here: keep what we have
+                break
+            a = rz / pq
+            W = W + a * P
+            Rr = Rr - a * Q
+            Z = self.kron(Rr)
+            rz, rz_old = np.vdot(Rr, Z), rz
+            P = Z + (rz / rz_old) * P
+        return W
+
+
+def solve_cg(X, S, y, W0=None, rtol=CG_RTOL, maxiter=CG_MAXITER):
+    """Flexible preconditioned CG on (B^T B) vec(W) = B^T b, matrix-free, warm-started at W0.
+
+    Each iteration costs two n x d by d x d products (B^T B P) plus an O(d^3)
+    :class:`PopulationPreconditioner`; beta is the flexible (Polak-Ribiere) one.
+    Stops when ||B^T b - B^T B w|| <= rtol ||B^T b||. The minimum-norm convention:
+    a neuron never active has a zero column of B, so its column of W is set to 0
+    and never moves; a neuron active on fewer than d samples (a null space inside
+    its block), or n < d^2, goes to LSQR from zero, which returns the minimum-norm
+    solution.
     """
     n, d = X.shape
+    active = np.count_nonzero(S, axis=0)
+    if n < d * d or np.any((active > 0) & (active < d)):
+        W, info = solve_lsqr(X, S, y)
+        return W, SolveInfo("cg", info.inner_iters, n < d * d, True)
     rhs = B_rmatvec(X, S, residual_target(X, S, y))
     W = np.zeros((d, d)) if W0 is None else np.array(W0, dtype=float)
-    R = rhs - B_rmatvec(X, S, B_matvec(X, S, W))
+    W[:, active == 0] = 0.0
+    R = rhs - gram_apply(X, S, W)
     stop = rtol * np.linalg.norm(rhs)
-    precond = KroneckerPreconditioner(X, S)
+    precond = PopulationPreconditioner(X, S)
     Z = precond(R)
-    P = Z.copy()
+    P = Z
     rz = np.vdot(R, Z)
     k = 0
     while np.linalg.norm(R) > stop and k < maxiter:
-        Q = B_rmatvec(X, S, B_matvec(X, S, P))
+        Q = gram_apply(X, S, P)
         pq = np.vdot(P, Q)
         if pq <= 0:  # direction in the null space: B is rank deficient
             break
         alpha = rz / pq
         W += alpha * P
-        R -= alpha * Q
-        Z = precond(R)
-        rz_new = np.vdot(R, Z)
-        P = Z + (rz_new / rz) * P
-        rz = rz_new
+        R_new = R - alpha * Q
+        Z = precond(R_new)
+        beta = np.vdot(Z, R_new - R) / rz
+        rz = np.vdot(R_new, Z)
+        P = Z + beta * P
+        R = R_new
         k += 1
-    deficient = np.linalg.norm(R) > stop
-    return W, SolveInfo("cg", k, n < d * d, bool(deficient))
+    deficient = bool(np.linalg.norm(R) > stop or np.any(active == 0))
+    return W, SolveInfo("cg", k, n < d * d, deficient)
 
 
 def solve_lsqr(X, S, y, tol=1e-14, maxiter=20000):
