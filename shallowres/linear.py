@@ -17,7 +17,7 @@ both O(n d^2) without forming B.
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dsyrk, ssyrk
 from scipy.sparse.linalg import LinearOperator
 
 
@@ -77,17 +77,19 @@ def normal_matrix(X: np.ndarray, S: np.ndarray, chunk_bytes: int = 32 * 2**20,
     """B^T B = sum_i (s_i s_i^T) kron (x_i x_i^T), assembled from row chunks of B.
 
     Each chunk adds B_c^T B_c by a symmetric rank-k update (BLAS syrk: half the
-    flops of a product). ``lower_only`` leaves the upper triangle unset, for
+    flops of a product), in the dtype of X (float32 for the refined Cholesky
+    path). ``lower_only`` leaves the upper triangle unset, for
     Cholesky and eigvalsh, which read the lower one. Peak memory: the d^2 x d^2
     result plus one chunk of ``chunk_bytes``.
     """
     n, d = X.shape
     m = d * d
-    G = np.zeros((m, m), order="F")
-    rows = max(1, chunk_bytes // (8 * m))
+    G = np.zeros((m, m), dtype=X.dtype, order="F")
+    syrk = ssyrk if X.dtype == np.float32 else dsyrk
+    rows = max(1, chunk_bytes // (X.itemsize * m))
     for lo in range(0, n, rows):
         Bc = dense_B(X[lo:lo + rows], S[lo:lo + rows])
-        G = dsyrk(1.0, Bc.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
+        G = syrk(1.0, Bc.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
     if not lower_only:
         for j in range(0, m, 512):   # mirror the lower triangle, a block column at a time
             G[j:j + 512, j + 512:] = G[j + 512:, j:j + 512].T

@@ -72,12 +72,55 @@ def solve_dense(X, S, y):
 
 
 def solve_cholesky(X, S, y):
-    """Normal equations (B^T B) vec(W) = B^T b, B^T B assembled in row chunks."""
+    """Normal equations (B^T B) vec(W) = B^T b, B^T B assembled in row chunks.
+
+    First in single precision (half the time of the n d^4 assembly), refined to
+    double precision by iterative refinement: w += (L L^T)^{-1} (B^T b - B^T B w),
+    the residual computed in float64 without forming B. This converges to the
+    float64 solution while kappa(B^T B) eps_32 < 1; otherwise (or if B^T B is
+    singular) the float64 normal matrix is assembled and solved, with the
+    pseudo-inverse (minimum norm) when singular.
+    """
     n, d = X.shape
-    G = normal_matrix(X, S, lower_only=True)
     rhs = vec(B_rmatvec(X, S, residual_target(X, S, y)))
+    w, steps = _refined_cholesky32(X, S, rhs)
+    if w is not None:
+        return unvec(w, d), SolveInfo("cholesky", steps, n < d * d, n < d * d)
+    G = normal_matrix(X, S, lower_only=True)
     w, singular = _psd_solve(G, rhs)
     return unvec(w, d), SolveInfo("cholesky", 0, n < d * d, singular or n < d * d)
+
+
+REFINE_STEPS = 10
+REFINE_TOL = 1e-14
+
+
+def _refined_cholesky32(X, S, rhs):
+    """(w, refinement steps) with B^T B w = rhs to float64 accuracy, or (None, 0)."""
+    n, d = X.shape
+    if n < d * d or not np.all(np.any(S != 0, axis=0)):
+        return None, 0   # B^T B singular: the float64 path takes the minimum-norm solution
+    G = normal_matrix(X.astype(np.float32), S.astype(np.float32), lower_only=True)
+    try:
+        c = sla.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None, 0
+    diag = np.abs(np.diag(c[0]))
+    if not np.all(np.isfinite(diag)) or diag.min() <= 1e-3 * diag.max():   # kappa >~ 1e6
+        return None, 0
+    w = sla.cho_solve(c, rhs.astype(np.float32), check_finite=False).astype(float)
+    prev = np.inf
+    for k in range(1, REFINE_STEPS + 1):
+        R = rhs - vec(gram_apply(X, S, unvec(w, d)))
+        delta = sla.cho_solve(c, R.astype(np.float32), check_finite=False).astype(float)
+        w += delta
+        size, scale = np.linalg.norm(delta), np.linalg.norm(w)
+        if size <= REFINE_TOL * scale:
+            return w, k
+        if size > 0.5 * prev:    # no longer contracting: at the rounding floor, or diverging
+            return (w, k) if size <= 1e-11 * scale else (None, 0)
+        prev = size
+    return None, 0
 
 
 def solve_gram(X, S, y):
