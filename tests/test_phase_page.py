@@ -128,3 +128,15 @@ def test_a_stopped_sweep_keeps_its_finished_trials_on_the_chart():
     assert "Stopped after 5 of 16 trials" in texts(at.info)
     names = [t["name"] for t in figure(at)["data"]]
     assert "GD · identity init" in names and len(at.dataframe) == 1
+
+
+def test_local_processes_option_gives_the_serial_table():
+    serial = page(TINY)
+    serial.button(key="run_btn").click().run()
+    sweep_view._stored.clear()
+    procs = page(TINY)
+    procs.radio(key="run_on").set_value("processes").run()
+    procs.button(key="run_btn").click().run()
+    assert not procs.exception and "(processes)" in texts(procs.success)
+    assert procs.dataframe[0].value.drop(columns="median_seconds").equals(
+        serial.dataframe[0].value.drop(columns="median_seconds"))
