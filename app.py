@@ -36,18 +36,19 @@ def chart_grid() -> dict:
     return slots
 
 
-def build_figures(run: RunState, log_x: bool) -> dict:
-    hist = run.histories()
+def build_figures(run: RunState, log_x: bool, live: bool = False) -> dict:
+    """The four charts; live redraws thin long histories (``figures.thin``), the final draw does not."""
+    hist = figures.thin(run.histories(), log_x=log_x) if live else run.histories()
     return {"rel_err": figures.rel_err_figure(hist, run.settings["tol"], log_x),
             "flips": figures.flips_figure(hist, log_x),
             "loss": figures.loss_figure(hist, log_x),
             "heatmap": figures.heatmap_figure(hist)}
 
 
-def draw(run: RunState, slots: dict, status, tag: str, log_x: bool) -> None:
+def draw(run: RunState, slots: dict, status, tag: str, log_x: bool, live: bool = False) -> None:
     """Status line and the four charts; ``tag`` makes the chart keys unique per draw."""
     show_status(run, status)
-    for name, fig in build_figures(run, log_x).items():
+    for name, fig in build_figures(run, log_x, live).items():
         slots[name].plotly_chart(fig, key=f"{name}-{tag}", width="stretch",
                                  config={"displaylogo": False})
 
@@ -77,7 +78,7 @@ def new_run(settings: dict) -> RunState | None:
 
 def advance(run: RunState, step: bool, slots: dict, status, settings: dict) -> None:
     """One Step, or Play to the end with throttled redraws (or in slow motion)."""
-    redraw = lambda r: draw(r, slots, status, f"live{r.draws}", settings["logx"])  # noqa: E731
+    redraw = lambda r: draw(r, slots, status, f"live{r.draws}", settings["logx"], live=True)  # noqa: E731
     try:
         if step:
             run.step()

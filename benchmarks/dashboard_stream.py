@@ -55,8 +55,9 @@ def serialize(fig: dict) -> str:
                        validate=False)
 
 
-def redraw(run: RunState) -> int:
-    hist = run.histories()
+def redraw(run: RunState, live: bool = True) -> int:
+    """The page's redraw: the four figures (thinned while live), serialized."""
+    hist = figures.thin(run.histories()) if live else run.histories()
     figs = [figures.rel_err_figure(hist, run.settings["tol"]), figures.flips_figure(hist),
             figures.loss_figure(hist), figures.heatmap_figure(hist)]
     return sum(len(serialize(f)) for f in figs)
@@ -68,9 +69,9 @@ def streamed(settings) -> tuple[float, float, float, int, int]:
     start = time.perf_counter()
     run = RunState.start(settings)
     run.play(redraw)
-    run.draw(redraw)
+    run.draw(lambda r: redraw(r, live=False))
     total = time.perf_counter() - start
-    return total, run.compute_seconds, run.draw_seconds, run.draws, redraw(run)
+    return total, run.compute_seconds, run.draw_seconds, run.draws, redraw(run, live=False)
 
 
 def apptest(settings) -> tuple[float, float, float, int]:

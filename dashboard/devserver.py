@@ -48,11 +48,15 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
 
 @contextlib.contextmanager
 def serve(script: str = "app.py", port: int | None = None, log: Path | None = None) -> Iterator[str]:
-    """``streamlit run <script>`` headless on a free loopback port; yields its base URL."""
+    """``streamlit run <script>`` headless on a free loopback port; yields its base URL.
+
+    Extra ``streamlit run`` flags come from $DEVSERVER_EXTRA (e.g. "--logger.level debug").
+    """
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           *os.environ.get("DEVSERVER_EXTRA", "").split()]
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)

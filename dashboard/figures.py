@@ -19,8 +19,28 @@ TICK = 16
 AXIS_TITLE = 18
 HEIGHT = 420
 MARKERS_UP_TO = 60          # draw markers on lines with at most this many points
+LIVE_POINTS = 600           # iterations per algorithm in a live redraw (``thin``)
 
 Hist = Mapping[str, Mapping[str, np.ndarray]]
+
+
+def thin(hist: Hist, max_points: int = LIVE_POINTS, log_x: bool = True) -> Hist:
+    """A copy of ``hist`` with at most about ``max_points`` iterations per algorithm, for
+    live redraws (the final draw shows every iteration): log-spaced iterations on a log
+    axis, evenly spaced otherwise; the first and the last are kept."""
+    out = {}
+    for a, h in hist.items():
+        T = len(h["t"])
+        if T <= max_points:
+            out[a] = h
+            continue
+        if log_x:
+            idx = np.round(np.logspace(0, np.log10(T - 1), max_points)).astype(int)
+        else:
+            idx = np.round(np.linspace(0, T - 1, max_points)).astype(int)
+        idx = np.unique(np.r_[0, idx, T - 1])
+        out[a] = {k: np.asarray(v)[idx] for k, v in h.items()}
+    return out
 
 
 def _axis(title: str, log: bool = False, **kw) -> dict:

@@ -28,7 +28,8 @@ NAMES = {"gd": "GD", "am": "AM"}
 COLUMNS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher", "flips_prev",
            "rho3", "inner_iters")
 THROTTLE = 0.3      # seconds between redraws, at least
-OVERHEAD = 0.08     # and drawing may take at most this fraction of the time between redraws
+OVERHEAD = 0.08     # and drawing may take at most this fraction of the time between redraws,
+MAX_INTERVAL = 1.5  # but redraws (the points where Stop is heard) are at most this far apart
 SLOW_TICKS = 40     # slow motion: GD's iterations spread over this many redraws ...
 SLOW_TICK = 0.25    # ... at least this many seconds apart (AM: one iteration per redraw)
 
@@ -186,7 +187,8 @@ class RunState:
                 tr.stop_reason, tr.message = None, ""
 
     def play(self, redraw: Callable[[RunState], None], throttle: float = THROTTLE) -> None:
-        """Run to the end, redrawing at most every ``throttle`` s and within ``OVERHEAD``.
+        """Run to the end, redrawing at most every ``throttle`` s, within ``OVERHEAD`` (and at
+        least every ``MAX_INTERVAL`` s, so that Stop is heard).
 
         The algorithm with less compute time so far goes next, so GD's many cheap
         steps and AM's few costly ones advance side by side. A widget change in the
@@ -201,7 +203,7 @@ class RunState:
             tr.advance()
             if time.perf_counter() - last >= interval and not self.done:
                 cost = self.draw(redraw)
-                interval = max(throttle, cost / OVERHEAD)
+                interval = min(max(throttle, cost / OVERHEAD), max(throttle, MAX_INTERVAL))
                 last = time.perf_counter()
         self.playing = False
 

@@ -104,7 +104,7 @@ def apply_preset(name: str) -> None:
 
 def _typed(name: str, label: str, help: str, current) -> object:
     """A text box for a number spanning decades; bad input keeps ``current`` with an error."""
-    text = st.text_input(label, key=wkey(name), help=help)
+    text = st.text_input(label, value=fmt(current), key=wkey(name), help=help)
     try:
         return parse_value(FIELDS[name], text)
     except ValueError as e:
@@ -113,16 +113,18 @@ def _typed(name: str, label: str, help: str, current) -> object:
 
 
 def _eta_control(current: str) -> str:
-    mode = st.radio("GD step size η", list(ETA_MODES), format_func=ETA_MODES.get, key=wkey("eta_mode"),
+    cur_mode, cur_mult, cur_text = _eta_parts(current)
+    mode = st.radio("GD step size η", list(ETA_MODES), index=list(ETA_MODES).index(cur_mode),
+                    format_func=ETA_MODES.get, key=wkey("eta_mode"),
                     help="Theory-optimal: η = 2 / (σ²_min + σ²_max) of B/√n at W⁰, the step the "
                          "proof of eq. (4) uses. Too large a multiple makes GD diverge.")
     if mode == "theory":
         return "theory"
     if mode == "multiple":
         k = st.number_input("Multiple of the theory step", min_value=0.01, max_value=100.0, step=0.25,
-                            key=wkey("eta_mult"), help="η = this number × the theory-optimal step.")
+                            value=cur_mult, key=wkey("eta_mult"), help="η = this number × the theory-optimal step.")
         return normalize_eta(f"{fmt(float(k))}x")
-    text = st.text_input("η (a positive number)", key=wkey("eta_value"),
+    text = st.text_input("η (a positive number)", value=cur_text, key=wkey("eta_value"),
                          help="A fixed step size. Data entries are N(0, 1/n), so the theory step is "
                               "in the hundreds at the default settings.")
     try:
@@ -149,43 +151,45 @@ def sidebar(page: str, extra: tuple[str, ...] = ()) -> dict:
                       args=(name,), width="stretch")
         st.markdown("### Teacher and data")
         new = dict(settings)
-        new["d"] = st.slider("d: input dimension = hidden neurons", 2, 100, key=wkey("d"),
+        new["d"] = st.slider("d: input dimension = hidden neurons", 2, 100, settings["d"], key=wkey("d"),
                              help="W* is d × d. The network has k = d hidden ReLUs.")
         new["n"] = int(st.number_input(
-            "n: training samples", min_value=2, max_value=200_000, step=100, key=wkey("n"),
+            "n: training samples", min_value=2, max_value=200_000, value=settings["n"], step=100, key=wkey("n"),
             help="Type any number. AM's least-squares step is underdetermined when n < d² "
                  "(the paper uses n = 1700 at d = 20)."))
         st.caption(f"n / d² = {new['n'] / new['d'] ** 2:.2f}")
         new["gamma"] = st.slider("γ = ‖W*‖_F: distance of the teacher from identity", 0.0, 20.0,
-                                 step=0.1, key=wkey("gamma"),
+                                 settings["gamma"], step=0.1, key=wkey("gamma"),
                                  help="How far the teacher's weights are from the plain skip "
                                       "connection. The paper uses γ = 2.")
-        new["noise"] = st.number_input("Label noise σ", min_value=0.0, max_value=10.0, step=0.1,
-                                       key=wkey("noise"),
+        new["noise"] = st.number_input("Label noise σ", min_value=0.0, max_value=10.0, value=settings["noise"],
+                                       step=0.1, key=wkey("noise"),
                                        help="Gaussian noise added to the labels y, in units of 1/√n.")
-        new["seed"] = int(st.number_input("Random seed", min_value=0, max_value=2**32 - 1, step=1,
-                                          key=wkey("seed"),
+        new["seed"] = int(st.number_input("Random seed", min_value=0, max_value=2**32 - 1, value=settings["seed"],
+                                          step=1, key=wkey("seed"),
                                           help="One seed fixes the teacher, the data and the random "
                                                "initialization: the same seed, the same run."))
         st.markdown("### Algorithms")
-        new["alg"] = st.radio("Algorithm", list(ALG_LABELS), format_func=ALG_LABELS.get, key=wkey("alg"),
+        new["alg"] = st.radio("Algorithm", list(ALG_LABELS), list(ALG_LABELS).index(settings["alg"]),
+                              format_func=ALG_LABELS.get, key=wkey("alg"),
                               help="Both run on the same teacher and the same data.")
-        new["init"] = st.selectbox("Initialization W⁰", list(INIT_LABELS), format_func=INIT_LABELS.get,
-                                   key=wkey("init"),
+        new["init"] = st.selectbox("Initialization W⁰", list(INIT_LABELS), list(INIT_LABELS).index(settings["init"]),
+                                   format_func=INIT_LABELS.get, key=wkey("init"),
                                    help="Identity: start at the plain skip connection (Assumption 1). "
                                         "δ-ball: start exactly at Theorem 1's distance δ.")
-        new["delta"] = st.slider("δ: allowed start distance (Theorem 1)", 0.01, 0.99, step=0.01,
+        new["delta"] = st.slider("δ: allowed start distance (Theorem 1)", 0.01, 0.99, settings["delta"], step=0.01,
                                  key=wkey("delta"),
                                  help="Theorem 1 needs ‖W⁰ − W*‖_F ≤ δ‖W* + I‖_F with 0 < δ < 1; "
                                       "it also sets the Assumption-1 bound δ√d/(1 + δ).")
-        new["resample"] = st.checkbox("Fresh samples every iteration", key=wkey("resample"),
+        new["resample"] = st.checkbox("Fresh samples every iteration", settings["resample"], key=wkey("resample"),
                                       help="Draw a new batch of n samples at each step, as the "
                                            "theory assumes (Lemmas 1 and 2).")
         new["eta"] = _eta_control(settings["eta"])
         c1, c2 = st.columns(2)
-        new["gd_iters"] = int(c1.number_input("GD max iterations", 1, 20_000, step=100,
+        new["gd_iters"] = int(c1.number_input("GD max iterations", 1, 20_000, settings["gd_iters"], step=100,
                                               key=wkey("gd_iters"), help="GD stops here at the latest."))
-        new["am_iters"] = int(c2.number_input("AM max iterations", 1, 200, step=5, key=wkey("am_iters"),
+        new["am_iters"] = int(c2.number_input("AM max iterations", 1, 200, settings["am_iters"], step=5,
+                                              key=wkey("am_iters"),
                                               help="AM stops here at the latest."))
         new["tol"] = _typed("tol", "Tolerance (stop below this relative error)",
                             "Stop when ‖Wᵗ − W*‖_F / ‖W* + I‖_F falls below this. Type e.g. 1e-8.",
@@ -195,9 +199,9 @@ def sidebar(page: str, extra: tuple[str, ...] = ()) -> dict:
                                 "Predicted and measured iterations to reach relative error ε. "
                                 "The paper counts a recovery below 0.01 as a success.", settings["eps"])
         st.markdown("### Charts")
-        new["logx"] = st.checkbox("Log-scale iteration axis", key=wkey("logx"),
+        new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
                                   help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
-        new["slow"] = st.checkbox("Slow motion (for a projector)", key=wkey("slow"),
+        new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
                                   help="Run takes about 10 s: the charts redraw after every AM iteration "
                                        "and every 1/40 of GD's iterations. Off: as fast as the solver goes.")
     state.sync_url(new)

@@ -13,8 +13,10 @@ def url_for(base: str, path: str = "", **query) -> str:
 
 
 def press(page, label: str) -> None:
-    """Click the first button whose accessible name contains ``label``."""
-    page.get_by_role("button", name=label).first.click()
+    """Click the app's first button showing ``label``: Streamlit buttons only, so neither the
+    help icons (whose names contain their widget's label) nor Streamlit's own header Stop."""
+    buttons = "button[data-testid^='stBaseButton']:not([data-testid='stBaseButton-header'])"
+    page.locator(buttons, has_text=label).first.click()
 
 
 def wait_for(page, selector: str, timeout: float = TIMEOUT_MS) -> None:

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
+from playwright.sync_api import expect
 
 from dashboard.devserver import wait_idle
 from dashboard.theory_view import num
@@ -26,8 +27,7 @@ def test_run_draws_the_charts_without_errors(open_app):
     assert_no_errors(page)
     assert page.get_by_text("Assumption 1 fails").is_visible()
     run_to_end(page)
-    assert page.locator("[data-testid='stPlotlyChart']").count() == 4
-    assert page.locator(".js-plotly-plot").count() == 4
+    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=TIMEOUT_MS)
     assert page.get_by_text("Alternating minimization converged").is_visible()
     assert_no_errors(page)
     assert "d=20" in page.url and "n=1700" in page.url         # the URL holds every setting
@@ -40,10 +40,10 @@ def test_theory_deep_link_on_a_fresh_server(fresh_server, new_page):
         page = new_page()
         page.goto(url_for(base, "Theory", **query))
         wait_idle(page, TIMEOUT_MS)
-        page.wait_for_selector("text=Rates: predicted vs measured", timeout=TIMEOUT_MS)
+        page.wait_for_selector("text=Assumptions checklist", timeout=TIMEOUT_MS)   # the page's last section
+        expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=TIMEOUT_MS)
         assert page.get_by_text(re.compile(r"d = 10 · n = 500 \(n/d² = 5\.00\)")).is_visible()
         assert page.get_by_text(f"κ = {num(th.kappa)}", exact=True).is_visible()
-        assert page.locator("[data-testid='stPlotlyChart']").count() == 3
         assert "n=500" in page.url and "eps=0.05" in page.url
         assert_no_errors(page)
 
@@ -60,3 +60,29 @@ def test_four_sessions_at_once(open_app):
         gd = run(make_problem(seed=seed), "gd", iters=1000, tol=1e-8)
         # Each session shows its own run: GD's final error for its own seed.
         assert page.get_by_text(f"(it is {gd.rel_err:.2e})", exact=False).is_visible(), seed
+
+
+def test_stop_interrupts_a_long_run(open_app):
+    page = open_app(alg="gd", gd_iters=20000)
+    press(page, "Run")
+    page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=TIMEOUT_MS)
+    press(page, "Stop")
+    page.wait_for_selector("text=stopped by the user", timeout=TIMEOUT_MS)
+    wait_idle(page, TIMEOUT_MS)
+    assert_no_errors(page)
+    assert page.get_by_text(re.compile(r"GD · iteration \d+ ·")).is_visible()
+    assert not page.get_by_text("GD · iteration 20000").is_visible()
+
+
+def test_preset_then_theory_link_keeps_the_settings(open_app):
+    page = open_app()
+    press(page, "Too few samples")
+    page.wait_for_url(re.compile(r"n=300"), timeout=TIMEOUT_MS)
+    wait_idle(page, TIMEOUT_MS)
+    assert page.get_by_text("n < d²: AM underdetermined").is_visible()
+    page.locator("[data-testid='stPageLink-NavLink']", has_text="Theory").click()   # the sidebar link
+    page.wait_for_selector("text=Assumptions checklist", timeout=TIMEOUT_MS)
+    assert page.get_by_text(re.compile(r"d = 20 · n = 300 ")).is_visible()
+    assert "n=300" in page.url
+    assert page.locator("[data-testid='stAlertContentWarning']", has_text="default value").count() == 0
+    assert_no_errors(page)
