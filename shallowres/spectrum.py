@@ -29,10 +29,11 @@ def extreme_singular_values(X: np.ndarray, S: np.ndarray, method: str = "auto",
     sigma_min^2 is below ``rtol`` (Ritz values approach the soft bottom edge of
     the spectrum like 1/k^2, so the error is estimated as (theta_{k/2} - theta_k)/3);
     the value returned is a Ritz value, an upper bound.
-    sigma_min = 0 exactly when n < d^2 or a neuron is never active (B has a null space).
+    sigma_min = 0 exactly when n < d^2 or a neuron is active on fewer than d samples
+    (its block v_q P_q X has rank < d, so B has a null space).
     """
     n, d = X.shape
-    singular = n < d * d or not np.all(np.any(S != 0, axis=0))
+    singular = n < d * d or np.count_nonzero(S, axis=0).min() < d
     if method == "dense" or (method == "auto" and min(n, d * d) <= DENSE_SPECTRUM_MAX_COLS):
         G = gram_matrix(X, S) if n < d * d else normal_matrix(X, S, lower_only=True)
         ev = np.linalg.eigvalsh(G, UPLO="L") / n
@@ -44,7 +45,7 @@ def extreme_singular_values(X: np.ndarray, S: np.ndarray, method: str = "auto",
         return 0.0, float(np.sqrt(max(hi, 0.0)))
     M = PopulationPreconditioner(X, S)
     x0 = M(np.random.default_rng(0).standard_normal((d, d)))
-    lo = _lobpcg(A, x0, largest=False, precond=lambda R: M(R * n), rtol=rtol)
+    lo = _lobpcg(A, x0, largest=False, precond=lambda R: M(R * n), rtol=rtol, floor=1e-14 * hi)
     return float(np.sqrt(max(lo, 0.0))), float(np.sqrt(max(hi, 0.0)))
 
 
@@ -59,12 +60,14 @@ def _spike_start(X: np.ndarray, S: np.ndarray) -> np.ndarray:
     return np.outer(V[:, -1], v)
 
 
-def _lobpcg(A, x0: np.ndarray, largest: bool, precond=None, rtol: float = 0.0) -> float:
+def _lobpcg(A, x0: np.ndarray, largest: bool, precond=None, rtol: float = 0.0,
+            floor: float = 0.0) -> float:
     """Extreme eigenvalue of the symmetric operator A on d x d matrices by LOBPCG
     with one vector: Rayleigh-Ritz on span{x, w, p}, w = precond(A x - theta x).
 
     largest: stop at ||r|| <= MAX_RESIDUAL theta (eigenvalue error ~ ||r||^2 / gap).
-    smallest: stop when (theta_{k/2} - theta_k) / 3 <= rtol theta_k (k >= 8).
+    smallest: stop when (theta_{k/2} - theta_k) / 3 <= rtol theta_k (k >= 8), or
+    theta <= floor (numerically singular).
     """
     sign = -1.0 if largest else 1.0          # minimize sign * x^T A x
     x = x0 / np.linalg.norm(x0)
@@ -106,6 +109,6 @@ def _lobpcg(A, x0: np.ndarray, largest: bool, precond=None, rtol: float = 0.0) -
         x, Ax = x_new / nx, Ax_new / nx
         theta = float(np.vdot(x, Ax))
         history.append(theta)
-        if not largest and k >= 8 and (history[k // 2] - theta) / 3 <= rtol * abs(theta):
+        if not largest and (theta <= floor or k >= 8 and (history[k // 2] - theta) / 3 <= rtol * theta):
             break
     return theta

@@ -217,15 +217,19 @@ def test_spectrum_methods_match_svd(d, n, init):
     assert lo * (1 - 1e-10) <= looser <= lo * (1 + 1e-2)
 
 
-def test_spectrum_is_exactly_singular_with_a_dead_neuron():
+@pytest.mark.parametrize("active", [0, 3])
+def test_spectrum_is_exactly_singular_with_a_neuron_active_on_fewer_than_d_samples(active):
     d, n = 6, 300
     p = make_problem(d=d, n=n, seed=4)
     U = np.eye(d)
     U[:, 3] = 0.0
     S = signed_masks(masks(p.X, U), p.v_star)
+    S[:active, 3] = p.v_star[3]
+    B = np.hstack([S[:, [q]] * p.X for q in range(d)])    # [v_1 P_1 X, ..., v_d P_d X]
+    top = np.linalg.svd(B / np.sqrt(n), compute_uv=False)[0]
     for method in ("dense", "matrix_free"):
         lo, hi = extreme_singular_values(p.X, S, method=method)
-        assert lo == 0.0 and hi == pytest.approx(svd_extremes(p.X, U, p.v_star)[1], rel=1e-8)
+        assert lo == 0.0 and hi == pytest.approx(top, rel=1e-8)
 
 
 # ----- the memory budget ----------------------------------------------------------------------
