@@ -38,35 +38,37 @@ def sigma_extremes(B: np.ndarray) -> tuple[float, float]:
     return (0.0 if n < cols else float(s[-1])), float(s[0])
 
 
-def gd_dense(X, y, v, W0, T: int, eta: float | None = None) -> list[np.ndarray]:
-    """T steps of eq. (1) with B formed every step; eta from the spectrum of B^0 if None."""
-    n, d = X.shape
-    I = np.eye(d)
+def _iterate_dense(X, v, W0, T: int, step) -> list[np.ndarray]:
+    """W^0..W^T with W^{t+1} = step(B^t, W^t), B^t formed at W^t + I by eq. (2)."""
+    d = X.shape[1]
     W = np.array(W0, dtype=float)
     out = [W.copy()]
     for _ in range(T):
-        B = B_dense(X, W + I, v)
-        if eta is None:
-            lo, hi = sigma_extremes(B)
-            eta = 2.0 / (lo**2 + hi**2)
-        w = vec(W) + (eta / n) * (B.T @ (y - B @ vec(W + I)))
-        W = unvec(w, d)
+        W = step(B_dense(X, W + np.eye(d), v), W)
         out.append(W.copy())
     return out
+
+
+def gd_dense(X, y, v, W0, T: int, eta: float | None = None) -> list[np.ndarray]:
+    """T steps of eq. (1) with B formed every step; eta from the spectrum of B^0 if None."""
+    n, d = X.shape
+    etas = [eta]
+
+    def step(B, W):
+        if etas[0] is None:
+            lo, hi = sigma_extremes(B)
+            etas[0] = 2.0 / (lo**2 + hi**2)
+        return unvec(vec(W) + (etas[0] / n) * (B.T @ (y - B @ vec(W + np.eye(d)))), d)
+
+    return _iterate_dense(X, v, W0, T, step)
 
 
 def am_dense(X, y, v, W0, T: int) -> list[np.ndarray]:
     """T steps of eqs. (2)-(3): B formed at W^t, then np.linalg.lstsq for vec(W^{t+1})."""
-    n, d = X.shape
+    d = X.shape[1]
     I = np.eye(d)
-    W = np.array(W0, dtype=float)
-    out = [W.copy()]
-    for _ in range(T):
-        B = B_dense(X, W + I, v)
-        w = np.linalg.lstsq(B, y - B @ vec(I), rcond=None)[0]
-        W = unvec(w, d)
-        out.append(W.copy())
-    return out
+    return _iterate_dense(X, v, W0, T,
+                          lambda B, W: unvec(np.linalg.lstsq(B, y - B @ vec(I), rcond=None)[0], d))
 
 
 def rel_err(W: np.ndarray, W_star: np.ndarray) -> float:
