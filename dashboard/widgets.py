@@ -134,11 +134,11 @@ def _eta_control(current: str) -> str:
         return current
 
 
-def sidebar(page: str, extra: tuple[str, ...] = ()) -> dict:
+def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict:
     """Draw the shared controls in the sidebar; return the settings and write them to the URL.
 
     ``page`` names the calling page; ``extra`` names page-specific settings to show
-    too (the Theory page's ``eps``).
+    too (the Theory page's ``eps``); ``charts`` shows the Train page's chart options.
     """
     settings = state.session_settings()
     _seed_widgets(settings, page)
@@ -198,12 +198,13 @@ def sidebar(page: str, extra: tuple[str, ...] = ()) -> dict:
             new["eps"] = _typed("eps", "ε: target relative error for T_GD, T_AM",
                                 "Predicted and measured iterations to reach relative error ε. "
                                 "The paper counts a recovery below 0.01 as a success.", settings["eps"])
-        st.markdown("### Charts")
-        new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
-                                  help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
-        new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
-                                  help="Run takes about 10 s: the charts redraw after every AM iteration "
-                                       "and every 1/40 of GD's iterations. Off: as fast as the solver goes.")
+        if charts:
+            st.markdown("### Charts")
+            new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
+                                      help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
+            new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
+                                      help="Run takes about 10 s: the charts redraw after every AM iteration "
+                                           "and every 1/40 of GD's iterations. Off: as fast as the solver goes.")
     state.sync_url(new)
     return new
 

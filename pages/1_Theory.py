@@ -170,7 +170,7 @@ def confirmed(settings: dict) -> bool:
 
 
 def main() -> None:
-    settings = widgets.sidebar("theory", extra=("eps",))
+    settings = widgets.sidebar("theory", extra=("eps",), charts=False)
     st.title("Theory vs measurement")
     st.markdown("##### " + SETTINGS_LINE.format(
         d=settings["d"], n=settings["n"], ratio=settings["n"] / settings["d"] ** 2, gamma=settings["gamma"],
