@@ -234,24 +234,22 @@ def assumptions_panel(settings: Mapping) -> None:
     c1.markdown(f":{'green' if ok else 'red'}-badge[Assumption 1 {'holds' if ok else 'fails'}] "
                 f":{'green' if inside else 'orange'}-badge[start {'inside' if inside else 'outside'} "
                 f"the δ-ball]")
-    c1.caption(f"γ = {gamma:g} {'≤' if ok else '>'} δ√d/(1 + δ) = {bound:.3f}; "
-               f"‖W⁰ − W*‖/‖W* + I‖ = {dist:.3f} {'≤' if inside else '>'} δ = {delta:g}. "
-               + ("Theorem 1's start condition is met."
-                  if inside else "No guarantee: the run may still converge."))
+    meaning = ("Theorem 1's start condition holds" if inside
+               else "Theorem 1 promises nothing (the run may still converge)")
+    c1.caption(f"γ = {gamma:g} {'≤' if ok else '>'} δ√d/(1 + δ) = {bound:.3f} · start distance "
+               f"‖W⁰ − W*‖/‖W* + I‖ = {dist:.3f} {'≤' if inside else '>'} δ = {delta:g}: {meaning}")
     need = d**3 * math.log(d)
     if n >= d * d:
         c2.markdown(f":green-badge[n ≥ d²: AM well-posed] :{'green' if n > need else 'gray'}-badge["
                     f"n/d² = {n / d**2:.2f}]")
-        c2.caption(f"n = {n:,} ≥ d² = {d * d:,}: AM's least-squares step (3) has one solution. "
-                   f"Theorem 1 asks n > C·d·k²·log k = {need:,.0f}·C.")
+        c2.caption(f"AM's least-squares step (3) has one solution · Theorem 1 asks "
+                   f"n > C·d·k²·log k = {need:,.0f}·C")
     else:
         c2.markdown(f":orange-badge[n < d²: AM underdetermined] :gray-badge[n/d² = {n / d**2:.2f}]")
-        c2.caption(f"n = {n:,} < d² = {d * d:,}: many W fit the data; AM takes the one closest to "
-                   "the identity, and W* need not be recovered.")
+        c2.caption("Many W fit the data: AM takes the one nearest the identity, and W* need not be recovered")
     if settings["resample"]:
         c3.markdown(":green-badge[fresh samples on]")
-        c3.caption("A new batch of n samples every iteration, as Lemmas 1 and 2 assume.")
+        c3.caption("A new batch of n samples every iteration, as Lemmas 1 and 2 assume")
     else:
         c3.markdown(":blue-badge[fresh samples off]")
-        c3.caption("One fixed data set, as in practice; the theorem assumes a new batch every "
-                   "iteration. AM may stop at a fixed point.")
+        c3.caption("One fixed data set; the theorem assumes a new batch every iteration")
