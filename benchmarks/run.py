@@ -10,9 +10,12 @@ Problem, from the same seed) one after the other, and the ratio uses the
 reference timed in the same run. Answers are checked: AM iterates to 1e-8 and
 GD iterates to 1e-10, relative (||W_ours - W_ref||_F / ||W_ref||_F).
 
-Small rows (d = 20) run both sides with one BLAS thread: multi-threaded BLAS on
-these thin products is slower, and on a loaded machine far slower, which would
-flatter our ratio. The d >= 100 rows use the default thread count.
+Every row runs with one BLAS thread by default (``--threads 0``: the library's
+own choice). On a shared machine multi-threaded OpenBLAS is erratic: its threads
+spin while other processes hold the cores, and a product can take 10x longer, so
+timings would measure the neighbours. One thread is also the fair setting for
+the small rows, where extra threads slow the thin products down and would
+flatter our ratio against the reference.
 """
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ GB = 1024**3
 AM_TOL, GD_TOL = 1e-8, 1e-10
 SWEEP_NS = (200, 700, 1200, 1700)
 SWEEP_TRIALS, SWEEP_ITERS, SWEEP_SUCCESS = 10, 20, 0.01
-SMALL_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+THREADS = [1]   # set by --threads; 0 leaves the environment alone
 
 
 # ----- measurements, each run in a child process -----------------------------------------
@@ -140,32 +144,41 @@ def m_gd_d20(side: str, out: str | None, T: int = 200) -> dict:
 
 def m_gd_d100(side: str, out: str | None, T: int = 20) -> dict:
     """One GD iteration at d = 100, n = 20000 (records included) against the two raw
-    products X @ U and X.T @ G of the same shapes, timed in the same process."""
+    products X @ U and X.T @ G of the same shapes, timed in the same process
+    (medians of T, interleaved so that load on the machine hits both alike)."""
     from shallowres.linear import masks, signed_masks
     from shallowres.solvers import theory_eta
     p = make_problem(d=100, n=20000, seed=0)
     X = p.X
     U, G = np.eye(100), np.ones_like(X)
-    raw, _ = best_of(lambda: [(X @ U, X.T @ G) for _ in range(T)])
     S = signed_masks(masks(X, U), p.v_star)
     eta_sec, eta = best_of(lambda: theory_eta(X, S), 1)
     it = iterate(p, "gd", eta=eta)
-    next(it), next(it)   # the first step, then time T more
-    t = time.perf_counter()
+    next(it), next(it)
+    raw, ours = [], []
     for _ in range(T):
+        t = time.perf_counter()
+        X @ U, X.T @ G
+        raw.append(time.perf_counter() - t)
+        t = time.perf_counter()
         next(it)
-    sec = (time.perf_counter() - t) / T
-    return dict(seconds=sec, raw=raw / T, eta_seconds=eta_sec)
+        ours.append(time.perf_counter() - t)
+    return dict(seconds=float(np.median(ours)), raw=float(np.median(raw)), eta_seconds=eta_sec)
 
 
 def m_spectrum(side: str, out: str | None, d: int = 100) -> dict:
-    """sigma_min, sigma_max of B/sqrt(n) at W = 0, n = 2 d^2 (the matrix-free path)."""
+    """sigma_min, sigma_max of B/sqrt(n) at W = 0, n = 2 d^2: the matrix-free path
+    (default accuracy), and for d <= 40 also the dense eigvalsh it is checked against."""
     from shallowres.linear import masks, signed_masks
     from shallowres.spectrum import extreme_singular_values
     p = make_problem(d=d, n=2 * d * d, seed=0)
     S = signed_masks(masks(p.X, np.eye(d)), p.v_star)
-    sec, (lo, hi) = best_of(lambda: extreme_singular_values(p.X, S), 1)
-    return dict(seconds=sec, sigma_min=lo, sigma_max=hi)
+    sec, (lo, hi) = best_of(lambda: extreme_singular_values(p.X, S, method="matrix_free"), 1)
+    res = dict(seconds=sec, sigma_min=lo, sigma_max=hi)
+    if d <= 40:
+        res["dense_seconds"], (res["dense_min"], res["dense_max"]) = best_of(
+            lambda: extreme_singular_values(p.X, S, method="dense"), 1)
+    return res
 
 
 def m_am_big(side: str, out: str | None, d: int = 100, n: int = 20000) -> dict:
@@ -197,11 +210,11 @@ def child_main(spec: dict) -> None:
     print("RESULT " + json.dumps(res))
 
 
-def in_child(measure: str, small: bool, **spec) -> dict:
+def in_child(measure: str, **spec) -> dict:
     """Run one measurement in a fresh interpreter; returns its result dict."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    if small:
-        env.update(SMALL_ENV)
+    if THREADS[0] > 0:
+        env.update({k: str(THREADS[0]) for k in THREAD_VARS})
     spec = dict(spec, measure=measure)
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
                           capture_output=True, text=True)
@@ -221,10 +234,10 @@ def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(num[ok] / den[ok])) if ok.any() else float(np.max(num))
 
 
-def pair(measure: str, tmp: str, tag: str, small: bool = True, **spec):
+def pair(measure: str, tmp: str, tag: str, **spec):
     """Reference and ours on the same inputs; returns (ref, ours, max relative iterate gap)."""
     paths = {s: os.path.join(tmp, f"{tag}_{s}.npz") for s in ("ref", "ours")}
-    res = {s: in_child(measure, small, side=s, out=paths[s], **spec) for s in ("ref", "ours")}
+    res = {s: in_child(measure, side=s, out=paths[s], **spec) for s in ("ref", "ours")}
     gap = float("nan")
     if all(os.path.exists(p) for p in paths.values()):
         a, b = (np.load(paths[s])["W"] for s in ("ours", "ref"))
@@ -275,7 +288,7 @@ def row_am_d20(t: Table, tmp: str):
           f"{ratio:.1f}x faster", mem(ours, ref), f"iterates equal to {gap:.0e}",
           ">= 5x, iterates to 1e-8", yes(ratio >= 5 and gap <= AM_TOL))
     for solver in ("cholesky", "cg", "lsqr", "dense"):
-        o = in_child("am_d20", True, side="ours", out=os.path.join(tmp, f"am_{solver}.npz"),
+        o = in_child("am_d20", side="ours", out=os.path.join(tmp, f"am_{solver}.npz"),
                      solver=solver)
         g = max_rel_diff(np.load(os.path.join(tmp, f"am_{solver}.npz"))["W"],
                          np.load(os.path.join(tmp, "am_d20_ref.npz"))["W"])
@@ -304,7 +317,7 @@ def row_gd(t: Table, tmp: str):
     t.add("GD iteration, d=20, n=1700 (200 steps)", fmt_s(ours["seconds"]), fmt_s(ref["seconds"]),
           f"{ref['seconds'] / ours['seconds']:.1f}x faster", mem(ours, ref),
           f"iterates equal to {gap:.0e}", "iterates to 1e-10", yes(gap <= GD_TOL))
-    o = in_child("gd_d100", False, side="ours", out=None)
+    o = in_child("gd_d100", side="ours", out=None)
     ratio = o["seconds"] / o["raw"]
     t.add("GD iteration, d=100, n=20000 (records included)", fmt_s(o["seconds"]),
           fmt_s(o["raw"]) + " (X@U + X.T@G)", f"{ratio:.2f}x the raw products", mem(o), "",
@@ -314,13 +327,18 @@ def row_gd(t: Table, tmp: str):
 
 
 def row_spectrum(t: Table, tmp: str):
-    o = in_child("spectrum", False, side="ours", out=None)
-    t.add("sigma_min, sigma_max of B/sqrt(n), d=100, n=20000", fmt_s(o["seconds"]), "", "", mem(o),
-          f"{o['sigma_min']:.5g}, {o['sigma_max']:.6g}", "", "")
+    o = in_child("spectrum", side="ours", out=None, d=40)
+    t.add("sigma_min, sigma_max of B/sqrt(n), d=40, n=3200: matrix-free vs dense eigvalsh",
+          fmt_s(o["seconds"]), fmt_s(o["dense_seconds"]), f"{o['dense_seconds'] / o['seconds']:.1f}x faster",
+          mem(o), f"sigma_min off by {o['sigma_min'] / o['dense_min'] - 1:.1e}, sigma_max by "
+          f"{o['sigma_max'] / o['dense_max'] - 1:.0e} (relative)", "", "")
+    o = in_child("spectrum", side="ours", out=None, d=100)
+    t.add("sigma_min, sigma_max of B/sqrt(n), d=100, n=20000 (matrix-free)", fmt_s(o["seconds"]),
+          "", "", mem(o), f"{o['sigma_min']:.6g}, {o['sigma_max']:.6g}", "", "")
 
 
 def row_am_big(t: Table, tmp: str, d: int, n: int, targets: bool):
-    o = in_child("am_big", False, side="ours", out=None, d=d, n=n)
+    o = in_child("am_big", side="ours", out=None, d=d, n=n)
     if "error" in o:
         t.add(f"AM run, d={d}, n={n}", "failed", "", "", "", o["error"], "", "NOT met" if targets else "")
         return
@@ -347,21 +365,26 @@ def machine() -> str:
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if info:
             i = info[0]
-            blas = f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+            blas = f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads available)"
     except ImportError:
         pass
     import scipy
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    used = f"{THREADS[0]} BLAS thread(s) per measurement" if THREADS[0] else "library's BLAS threads"
     return (f"CPU: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"NumPy {np.__version__}, SciPy {scipy.__version__}, BLAS: {blas}; load average {load}")
+            f"NumPy {np.__version__}, SciPy {scipy.__version__}, BLAS: {blas}, {used}; "
+            f"load average {load}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="d = 20 rows and the d = 100 GD row only")
     ap.add_argument("--rows", default="", help="comma-separated: am_d20,sweep,gd,spectrum,am_d100,am_d200")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS threads in every measurement (default 1; 0: the library's choice)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    THREADS[0] = args.threads
     if args.child:
         child_main(json.loads(args.child))
         return 0
