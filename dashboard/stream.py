@@ -27,11 +27,11 @@ ALGS = {"both": ("gd", "am"), "gd": ("gd",), "am": ("am",)}
 NAMES = {"gd": "GD", "am": "AM"}
 COLUMNS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher", "flips_prev",
            "rho3", "inner_iters")
-THROTTLE = 0.3      # seconds between redraws, at least
+THROTTLE = 0.6      # seconds between redraws, at least (a browser needs ~0.3 s to draw four charts)
 OVERHEAD = 0.08     # and drawing may take at most this fraction of the time between redraws,
 MAX_INTERVAL = 1.5  # but redraws (the points where Stop is heard) are at most this far apart
-SLOW_TICKS = 40     # slow motion: GD's iterations spread over this many redraws ...
-SLOW_TICK = 0.25    # ... at least this many seconds apart (AM: one iteration per redraw)
+SLOW_TICKS = 25     # slow motion: GD's iterations spread over this many redraws ...
+SLOW_TICK = 0.6     # ... at least this many seconds apart (AM: one iteration per redraw)
 
 
 def check_fits(settings: Mapping) -> None:

@@ -203,8 +203,9 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
             new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
                                       help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
             new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
-                                      help="Run takes about 10 s: the charts redraw after every AM iteration "
-                                           "and every 1/40 of GD's iterations. Off: as fast as the solver goes.")
+                                      help="A run takes about 15 s: the charts redraw after every AM "
+                                           "iteration and every 1/25 of GD's iterations. Off: as fast as "
+                                           "the solver goes.")
     state.sync_url(new)
     return new
 

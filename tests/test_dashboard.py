@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 
 from dashboard import export, figures, state  # noqa: E402
 from dashboard.state import FIELDS, defaults, encode, normalize_eta, parse_query  # noqa: E402
-from dashboard.stream import RunState, check_fits  # noqa: E402
+from dashboard.stream import SLOW_TICKS, RunState, check_fits  # noqa: E402
 from shallowres import MemoryBudgetError, make_problem, run  # noqa: E402
 
 SMALL = dict(defaults(), d=5, n=120, gamma=0.8, gd_iters=30, am_iters=10, seed=4)
@@ -92,8 +92,8 @@ def test_stop_resume_and_slow_motion():
     ticks = []
     r.play_slowly(ticks.append, tick=0.0)
     assert r.done and not r.stopped
-    # t = 1 .. 30 one GD iteration per redraw (30 / 40 < 1), no redraw after the last
-    assert len(ticks) == 30 - 1 - 1
+    # t = 2 .. 30 in redraws of ceil(30 / SLOW_TICKS) = 2 GD iterations, none after the last
+    assert len(ticks) == math.ceil((30 - 1) / math.ceil(30 / SLOW_TICKS)) - 1
 
 
 def test_memory_guard_before_allocating():
