@@ -128,3 +128,15 @@ def test_heatmap_and_log_ticks():
     assert figures.log_ticks(7)["tickvals"][:4] == [1, 2, 5, 10]
     assert math.isclose(fig["layout"]["coloraxis"]["cmax"], np.log10(1 + max(
         int(r.traces[a].history()["flips_per_neuron"].max()) for a in ("gd", "am"))))
+
+
+def test_live_redraws_thin_long_histories_only():
+    T = 5001
+    h = {"gd": {"t": np.arange(T), "rel_err": np.linspace(1, 0, T), "flips_per_neuron": np.zeros((T, 3))}}
+    for log_x in (True, False):
+        thin = figures.thin(h, max_points=600, log_x=log_x)["gd"]
+        assert len(thin["t"]) <= 602 and thin["t"][0] == 0 and thin["t"][-1] == T - 1
+        assert thin["flips_per_neuron"].shape == (len(thin["t"]), 3)
+        np.testing.assert_array_equal(thin["rel_err"], h["gd"]["rel_err"][thin["t"]])
+    short = {"am": {"t": np.arange(8), "rel_err": np.ones(8)}}
+    assert figures.thin(short)["am"] is short["am"]
