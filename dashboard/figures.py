@@ -204,6 +204,8 @@ def contraction_figure(alg: str, factors: np.ndarray, bounds: Mapping[str, float
     data.append(hline(1.0, 1, x1, "1: no contraction", GRAY, "dot"))
     lay = layout("step t → t + 1 (plotted at t + 1)", "‖Wᵗ⁺¹ − W*‖ / ‖Wᵗ − W*‖", log_y=True,
                  height=height, margin={"l": 95, "r": 20, "t": 80, "b": 70})
+    if len(f) <= 15:
+        lay["xaxis"]["dtick"] = 1       # whole steps only
     return {"data": data, "layout": lay}
 
 

@@ -150,8 +150,9 @@ def checklist(th, settings: dict) -> None:
         ("Theorem 1: conclusion", "ρ_AM < ρ_GD < 1", f"{num(th.rho_am)}, {num(th.rho_gd)}",
          th.rho_am < th.rho_gd < 1),
     ]
-    lines = ["| | Condition | Here | |", "|---|---|---|---|"]
-    lines += [f"| {name} | {cond} | {here} | {'✅' if ok else '❌'} |" for name, cond, here, ok in items]
+    lines = ["| | Condition | Here | Met |", "|---|---|---|---|"]
+    yes, no = ":green[:material/check_circle: yes]", ":red[:material/cancel: no]"
+    lines += [f"| {name} | {cond} | {here} | {yes if ok else no} |" for name, cond, here, ok in items]
     st.markdown("\n".join(lines))
 
 
