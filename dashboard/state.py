@@ -185,7 +185,7 @@ def show_url_warnings(settings: Mapping) -> None:
     parsed, warnings = st.session_state.get(WARNINGS_KEY, ({}, []))
     if warnings and dict(settings) == parsed:
         st.warning("**Some values in the link were not used.**\n\n- " + "\n- ".join(warnings),
-                   icon="⚠️")
+                   icon=":material/warning:")
 
 
 def sync_url(settings: Mapping) -> None:
