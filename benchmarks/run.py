@@ -89,16 +89,18 @@ def save(path: str | None, **arrays) -> None:
 
 
 def m_am_d20(side: str, out: str | None, n: int = 1700, T: int = 20, solver: str = "auto") -> dict:
-    """T AM iterations at d = 20 from identity init; seconds per iteration."""
+    """T AM iterations at d = 20 from identity init: seconds per iteration, and the
+    first (cold) iteration alone."""
     p = make_problem(d=20, n=n, seed=0)
     W0 = initial_point(p, "identity")
     if side == "ref":
-        fn = lambda: am_dense(p.X, p.y, p.v_star, W0, T)
+        fn = lambda k=T: am_dense(p.X, p.y, p.v_star, W0, k)
     else:
-        fn = lambda: ours_iterates(p, "am", T, am_solver=solver)
+        fn = lambda k=T: ours_iterates(p, "am", k, am_solver=solver)
     sec, Ws = best_of(fn)
+    first, _ = best_of(lambda: fn(1), 5)
     save(out, W=np.array(Ws))
-    return dict(seconds=sec / T, traced_mb=traced_peak_mb(fn))
+    return dict(seconds=sec / T, first=first, traced_mb=traced_peak_mb(fn))
 
 
 def sweep_seeds(seed: int = 2019) -> list[int]:
@@ -284,9 +286,12 @@ def yes(flag: bool) -> str:
 def row_am_d20(t: Table, tmp: str):
     ref, ours, gap = pair("am_d20", tmp, "am_d20")
     ratio = ref["seconds"] / ours["seconds"]
-    t.add("AM iteration, d=20, n=1700 (auto path)", fmt_s(ours["seconds"]), fmt_s(ref["seconds"]),
-          f"{ratio:.1f}x faster", mem(ours, ref), f"iterates equal to {gap:.0e}",
-          ">= 5x, iterates to 1e-8", yes(ratio >= 5 and gap <= AM_TOL))
+    cold = ref["first"] / ours["first"]
+    t.add("AM iteration, d=20, n=1700 (auto path; mean of 20)", fmt_s(ours["seconds"]),
+          fmt_s(ref["seconds"]), f"{ratio:.1f}x faster", mem(ours, ref),
+          f"iterates equal to {gap:.0e}; first step alone {fmt_s(ours['first'])} vs "
+          f"{fmt_s(ref['first'])} ({cold:.1f}x)", ">= 5x (mean and first), iterates to 1e-8",
+          yes(min(ratio, cold) >= 5 and gap <= AM_TOL))
     for solver in ("cholesky", "cg", "lsqr", "dense"):
         o = in_child("am_d20", side="ours", out=os.path.join(tmp, f"am_{solver}.npz"),
                      solver=solver)

@@ -27,8 +27,8 @@ CG_ITERS_PER_SQRT_KAPPA = 13.5 * 0.85   # measured iterations per sqrt(kappa_MP)
 
 def path_bytes(path: str, n: int, d: int) -> int:
     """Extra memory an AM solve takes on top of the iteration's arrays."""
-    if path == "cholesky":      # float64 B^T B and its factor (the fallback), plus one row chunk of B
-        return 16 * d**4 + CHUNK_BYTES
+    if path == "cholesky":      # cached float32 B^T B, X, S; float64 B^T B and its factor (the
+        return 20 * d**4 + 8 * n * d + CHUNK_BYTES   # fallback); one row chunk of B
     if path == "gram":          # X X^T, S S^T, their product and its factor
         return 32 * n * n
     if path == "dense":         # B, its copy inside lstsq and the SVD workspace

@@ -76,26 +76,52 @@ def normal_matrix(X: np.ndarray, S: np.ndarray, chunk_bytes: int = 32 * 2**20,
                   lower_only: bool = False) -> np.ndarray:
     """B^T B = sum_i (s_i s_i^T) kron (x_i x_i^T), assembled from row chunks of B.
 
-    Each chunk adds B_c^T B_c by a symmetric rank-k update (BLAS syrk: half the
-    flops of a product), in the dtype of X (float32 for the refined Cholesky
-    path). ``lower_only`` leaves the upper triangle unset, for
-    Cholesky and eigvalsh, which read the lower one. Peak memory: the d^2 x d^2
-    result plus one chunk of ``chunk_bytes``.
+    Each chunk adds B_c^T B_c by a symmetric rank-k update (BLAS syrk), in the
+    dtype of X (float32 for the refined Cholesky path). ``lower_only`` leaves the
+    upper triangle unset, for Cholesky and eigvalsh, which read the lower one.
+    Peak memory: the d^2 x d^2 result plus one chunk of ``chunk_bytes``.
     """
-    n, d = X.shape
-    m = d * d
-    G = np.zeros((m, m), dtype=X.dtype, order="F")
-    syrk = ssyrk if X.dtype == np.float32 else dsyrk
-    rows = max(1, chunk_bytes // (X.itemsize * m))
-    for lo in range(0, n, rows):
-        Bc = dense_B(X[lo:lo + rows], S[lo:lo + rows])
-        G = syrk(1.0, Bc.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
+    m = X.shape[1] ** 2
+    G = add_normal_rows(np.zeros((m, m), dtype=X.dtype, order="F"), X, S, 1.0, chunk_bytes)
     if not lower_only:
         for j in range(0, m, 512):   # mirror the lower triangle, a block column at a time
             G[j:j + 512, j + 512:] = G[j + 512:, j:j + 512].T
             blk = G[j:j + 512, j:j + 512]
             blk[np.triu_indices(len(blk), 1)] = blk.T[np.triu_indices(len(blk), 1)]
     return G
+
+
+def add_normal_rows(G: np.ndarray, X: np.ndarray, S: np.ndarray, alpha: float = 1.0,
+                    chunk_bytes: int = 32 * 2**20) -> np.ndarray:
+    """G += alpha B^T B over the rows of (X, S), lower triangle, in place (G is a
+    Fortran-ordered d^2 x d^2 array of X's dtype); returns G."""
+    n, d = X.shape
+    syrk = ssyrk if X.dtype == np.float32 else dsyrk
+    rows = max(1, chunk_bytes // (X.itemsize * d * d))
+    for lo in range(0, n, rows):
+        Bc = dense_B(X[lo:lo + rows], S[lo:lo + rows])
+        G = syrk(alpha, Bc.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
+    return G
+
+
+def B_rank_deficient(S: np.ndarray) -> bool:
+    """True when B = [v_1 P_1 X, ..., v_d P_d X] surely lacks full column rank:
+    n < d^2; a neuron active on fewer than d samples (its block has rank < d);
+    linearly dependent mask columns (sum_q c_q s_q = 0 gives the null vector
+    w_q = c_q z for any z), e.g. two neurons with the same pattern; or too few
+    distinct rows: the rows with one activation pattern s are s kron x_i, spanning
+    at most min(#rows, d) dimensions, so rank(B) <= sum over patterns of that.
+    Other rank losses are not generic for continuous data."""
+    n, d = S.shape
+    if n < d * d or np.count_nonzero(S, axis=0).min() < d:
+        return True
+    packed = np.packbits(S != 0, axis=1)
+    packed = packed[packed.any(axis=1)]          # rows where some neuron is active
+    _, counts = np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel(), return_counts=True)
+    if np.minimum(counts, d).sum() < d * d:
+        return True
+    ev = np.linalg.eigvalsh(S.T @ S)
+    return bool(ev[0] <= 1e-10 * ev[-1])
 
 
 def gram_apply(X: np.ndarray, S: np.ndarray, W: np.ndarray) -> np.ndarray:

@@ -23,9 +23,23 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import lsqr
 
-from .linear import B_operator, B_rmatvec, dense_B, gram_apply, gram_matrix, normal_matrix, unvec, vec
+from .linear import (
+    B_operator,
+    B_rank_deficient,
+    B_rmatvec,
+    add_normal_rows,
+    dense_B,
+    gram_apply,
+    gram_matrix,
+    normal_matrix,
+    unvec,
+    vec,
+)
 
-CG_RTOL = 1e-11   # residual; iterates then within ~5e-10 of the exact solve (measured)
+# CG stops when ||R|| <= CG_RTOL ||B^T b|| and its error estimate is below CG_ETOL ||W||
+# (the plain residual alone let the error reach 50-5000 x rtol as kappa(B) grew).
+CG_RTOL = 1e-11
+CG_ETOL = 1e-10
 CG_MAXITER = 2000
 PINV_RCOND = 1e-12
 
@@ -45,11 +59,14 @@ def residual_target(X: np.ndarray, S: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y - np.einsum("iq,iq->i", X, S)
 
 
-def _psd_solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Solve A x = b for symmetric PSD A: Cholesky, or the pseudo-inverse if singular.
+def _psd_solve(A: np.ndarray, b: np.ndarray, pinv: bool = False) -> tuple[np.ndarray, bool]:
+    """Solve A x = b for symmetric PSD A (lower triangle read): Cholesky, or the
+    pseudo-inverse if singular (or if ``pinv``: known singular).
 
     Returns (x, singular). The pseudo-inverse gives the minimum-norm solution.
     """
+    if pinv:
+        return _pinv_solve(A, b), True
     try:
         c = sla.cho_factor(A, lower=True, overwrite_a=False, check_finite=False)
         x = sla.cho_solve(c, b, check_finite=False)
@@ -58,9 +75,15 @@ def _psd_solve(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, bool]:
             return x, False
     except np.linalg.LinAlgError:
         pass
+    return _pinv_solve(A, b), True
+
+
+def _pinv_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Minimum-norm solution of A x = b, A symmetric PSD, by eigh (eigenvalues below
+    PINV_RCOND * lambda_max count as zero)."""
     w, V = np.linalg.eigh(A, UPLO="L")
     keep = w > PINV_RCOND * max(w[-1], 0.0)
-    return V[:, keep] @ ((V[:, keep].T @ b) / w[keep]), True
+    return V[:, keep] @ ((V[:, keep].T @ b) / w[keep])
 
 
 def solve_dense(X, S, y):
@@ -71,7 +94,7 @@ def solve_dense(X, S, y):
     return unvec(w, d), SolveInfo("dense", 0, n < d * d, rank < d * d)
 
 
-def solve_cholesky(X, S, y):
+def solve_cholesky(X, S, y, cache: dict | None = None):
     """Normal equations (B^T B) vec(W) = B^T b, B^T B assembled in row chunks.
 
     First in single precision (half the time of the n d^4 assembly), refined to
@@ -80,29 +103,59 @@ def solve_cholesky(X, S, y):
     float64 solution while kappa(B^T B) eps_32 < 1; otherwise (or if B^T B is
     singular) the float64 normal matrix is assembled and solved, with the
     pseudo-inverse (minimum norm) when singular.
+
+    ``cache``: a dict kept across the AM steps of one run. On the same X, the
+    float32 B^T B of the previous step is updated by the rows whose masks changed,
+    B^T B += B_new^T B_new - B_old^T B_old over those rows (late AM steps change
+    few), instead of being assembled again; it only has to precondition the
+    refinement, so the float32 drift of the updates does not reach the answer.
     """
     n, d = X.shape
     rhs = vec(B_rmatvec(X, S, residual_target(X, S, y)))
-    w, steps = _refined_cholesky32(X, S, rhs)
-    if w is not None:
-        return unvec(w, d), SolveInfo("cholesky", steps, n < d * d, n < d * d)
+    deficient = B_rank_deficient(S)
+    if not deficient:
+        w, steps = _refined_cholesky32(X, S, rhs, cache)
+        if w is not None:
+            return unvec(w, d), SolveInfo("cholesky", steps, False, False)
     G = normal_matrix(X, S, lower_only=True)
-    w, singular = _psd_solve(G, rhs)
-    return unvec(w, d), SolveInfo("cholesky", 0, n < d * d, singular or n < d * d)
+    w, singular = _psd_solve(G, rhs, pinv=deficient)
+    return unvec(w, d), SolveInfo("cholesky", 0, n < d * d, singular)
 
 
 REFINE_STEPS = 10
 REFINE_TOL = 1e-14
+REBUILD_EVERY = 8     # updates of the cached float32 B^T B before it is assembled afresh
 
 
-def _refined_cholesky32(X, S, rhs):
+def _normal32(X, S, cache: dict | None) -> np.ndarray:
+    """float32 B^T B (lower triangle): from the cache updated by the changed rows,
+    or assembled."""
+    same = cache is not None and cache.get("X") is X
+    X32 = cache["X32"] if same else X.astype(np.float32)
+    S32 = S.astype(np.float32)
+    G = None
+    if same and cache["updates"] < REBUILD_EVERY:
+        changed = np.flatnonzero(np.any(S32 != cache["S32"], axis=1))
+        if 2 * len(changed) <= len(X):
+            Xc = X32[changed]
+            G = add_normal_rows(cache["G"], Xc, S32[changed], 1.0)
+            G = add_normal_rows(G, Xc, cache["S32"][changed], -1.0)
+            cache["updates"] += 1
+    if G is None:
+        G = normal_matrix(X32, S32, lower_only=True)
+        if cache is not None:
+            cache["updates"] = 0
+    if cache is not None:
+        cache.update(X=X, X32=X32, S32=S32, G=G)
+    return G
+
+
+def _refined_cholesky32(X, S, rhs, cache: dict | None = None):
     """(w, refinement steps) with B^T B w = rhs to float64 accuracy, or (None, 0)."""
-    n, d = X.shape
-    if n < d * d or not np.all(np.any(S != 0, axis=0)):
-        return None, 0   # B^T B singular: the float64 path takes the minimum-norm solution
-    G = normal_matrix(X.astype(np.float32), S.astype(np.float32), lower_only=True)
+    d = X.shape[1]
+    G = _normal32(X, S, cache)
     try:
-        c = sla.cho_factor(G, lower=True, overwrite_a=True, check_finite=False)
+        c = sla.cho_factor(G, lower=True, overwrite_a=cache is None, check_finite=False)
     except np.linalg.LinAlgError:
         return None, 0
     diag = np.abs(np.diag(c[0]))
@@ -126,7 +179,8 @@ def _refined_cholesky32(X, S, rhs):
 def solve_gram(X, S, y):
     """Minimum-norm solution W = B^T z with (B B^T) z = b (n x n system)."""
     n, d = X.shape
-    z, singular = _psd_solve(gram_matrix(X, S), residual_target(X, S, y))
+    # B B^T has rank <= d^2 < n when n > d^2: take the pseudo-inverse outright
+    z, singular = _psd_solve(gram_matrix(X, S), residual_target(X, S, y), pinv=n > d * d)
     return B_rmatvec(X, S, z), SolveInfo("gram", 0, n < d * d, singular or n < d * d)
 
 
@@ -221,43 +275,80 @@ def solve_cg(X, S, y, W0=None, rtol=CG_RTOL, maxiter=CG_MAXITER):
 
     Each iteration costs two n x d by d x d products (B^T B P) plus an O(d^3)
     :class:`PopulationPreconditioner`; beta is the flexible (Polak-Ribiere) one.
-    Stops when ||B^T b - B^T B w|| <= rtol ||B^T b||. The minimum-norm convention:
-    a neuron never active has a zero column of B, so its column of W is set to 0
-    and never moves; a neuron active on fewer than d samples (a null space inside
-    its block), or n < d^2, goes to LSQR from zero, which returns the minimum-norm
-    solution.
+    Stops when ||B^T b - B^T B w|| <= rtol ||B^T b|| and the estimated error
+    ||M^{-1} R|| / lambda_min(M^{-1} B^T B) <= CG_ETOL ||W||. CG from a warm start keeps
+    the start's null-space part, so it is used only when B has full column rank:
+    a rank loss :func:`B_rank_deficient` sees (n < d^2, a neuron active on fewer
+    than d samples, dependent or too few distinct activation patterns), a
+    breakdown, or no convergence in min(maxiter, max(200, 20 d^2)) steps sends the
+    solve to LSQR from zero, which returns the minimum-norm solution. A rank loss
+    of another kind (not generic for continuous data) goes unnoticed: the answer
+    then solves the least-squares problem but need not be the minimum-norm one.
     """
     n, d = X.shape
-    active = np.count_nonzero(S, axis=0)
-    if n < d * d or np.any((active > 0) & (active < d)):
-        W, info = solve_lsqr(X, S, y)
-        return W, SolveInfo("cg", info.inner_iters, n < d * d, True)
+    if B_rank_deficient(S):
+        return _lsqr_fallback(X, S, y, 0)
     rhs = B_rmatvec(X, S, residual_target(X, S, y))
     W = np.zeros((d, d)) if W0 is None else np.array(W0, dtype=float)
-    W[:, active == 0] = 0.0
     R = rhs - gram_apply(X, S, W)
     stop = rtol * np.linalg.norm(rhs)
     precond = PopulationPreconditioner(X, S)
     Z = precond(R)
     P = Z
     rz = np.vdot(R, Z)
-    k = 0
-    while np.linalg.norm(R) > stop and k < maxiter:
+    k, cap = 0, min(maxiter, max(200, 20 * d * d))
+    lanczos = _LanczosMin()
+    while not _cg_done(R, Z, W, stop, lanczos):
         Q = gram_apply(X, S, P)
         pq = np.vdot(P, Q)
-        if pq <= 0:  # direction in the null space: B is rank deficient
-            break
+        if not pq > 0 or k >= cap:   # breakdown or stagnation: B nearly rank deficient
+            return _lsqr_fallback(X, S, y, k)
         alpha = rz / pq
         W += alpha * P
         R_new = R - alpha * Q
         Z = precond(R_new)
         beta = np.vdot(Z, R_new - R) / rz
-        rz = np.vdot(R_new, Z)
+        rz, rz_old = np.vdot(R_new, Z), rz
+        lanczos.add(alpha, rz / rz_old)
         P = Z + beta * P
         R = R_new
         k += 1
-    deficient = bool(np.linalg.norm(R) > stop or np.any(active == 0))
-    return W, SolveInfo("cg", k, n < d * d, deficient)
+    return W, SolveInfo("cg", k, False, False)
+
+
+def _cg_done(R, Z, W, stop: float, lanczos) -> bool:
+    """||R|| <= stop, and the error estimate ||M^{-1} R|| / lambda_min(M^{-1} B^T B)
+    <= CG_ETOL ||W||; lambda_min from the CG-Lanczos tridiagonal (a Ritz value, so
+    the estimate errs low early on; CG_ETOL leaves two orders of margin to 1e-8)."""
+    if np.linalg.norm(R) > stop:
+        return False
+    return bool(np.linalg.norm(Z) <= CG_ETOL * np.linalg.norm(W) * lanczos.smallest())
+
+
+class _LanczosMin:
+    """Smallest eigenvalue of the Lanczos tridiagonal CG builds implicitly:
+    T_jj = 1/alpha_j + beta_{j-1}/alpha_{j-1}, T_j,j+1 = sqrt(beta_j)/alpha_j."""
+
+    def __init__(self):
+        self.alpha, self.beta = [], []
+
+    def add(self, alpha: float, beta: float) -> None:
+        self.alpha.append(alpha)
+        self.beta.append(beta)
+
+    def smallest(self) -> float:
+        if not self.alpha:
+            return 1.0
+        a, b = np.array(self.alpha), np.array(self.beta)
+        diag = 1 / a
+        diag[1:] += b[:-1] / a[:-1]
+        off = np.sqrt(np.maximum(b[:-1], 0)) / a[:-1]
+        return float(sla.eigvalsh_tridiagonal(diag, off, select="i", select_range=(0, 0))[0])
+
+
+def _lsqr_fallback(X, S, y, cg_steps: int):
+    W, info = solve_lsqr(X, S, y)
+    return W, SolveInfo("cg", cg_steps + info.inner_iters, info.underdetermined, True)
 
 
 def solve_lsqr(X, S, y, tol=1e-14, maxiter=20000):
@@ -268,9 +359,15 @@ def solve_lsqr(X, S, y, tol=1e-14, maxiter=20000):
     return unvec(out[0], d), SolveInfo("lsqr", int(out[2]), n < d * d, n < d * d)
 
 
-def solve_am_step(path: str, X, S, y, W_prev=None):
-    """One AM solve, eq. (3), by ``path``; returns (W^{t+1}, SolveInfo)."""
+def solve_am_step(path: str, X, S, y, W_prev=None, cache: dict | None = None):
+    """One AM solve, eq. (3), by ``path``; returns (W^{t+1}, SolveInfo).
+
+    ``W_prev`` warm-starts CG; ``cache`` (a dict the caller keeps across the steps
+    of one run) lets the Cholesky path update B^T B instead of assembling it.
+    """
     if path == "cg":
         return solve_cg(X, S, y, W_prev)
+    if path == "cholesky":
+        return solve_cholesky(X, S, y, cache)
     return {"dense": solve_dense, "cholesky": solve_cholesky, "gram": solve_gram,
             "lsqr": solve_lsqr}[path](X, S, y)

@@ -135,6 +135,7 @@ def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
     M_prev = None
     eta = None
     info = SolveInfo("", 0, False, False)
+    cache: dict = {}   # the Cholesky path's B^T B, updated from step to step
     def limit():
         return blas_limit(n, d)
     for t in range(10**12):
@@ -174,7 +175,7 @@ def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
                 # is applied to the d x d result instead of an n x d array
                 W = W + (eta / n) * (B_rmatvec(batch.X, M, r) * v)
             else:
-                W, info = solve_am_step(path, batch.X, signed_masks(M, v), batch.y, W)   # eq. (3)
+                W, info = solve_am_step(path, batch.X, signed_masks(M, v), batch.y, W, cache)   # eq. (3)
         if resample:
             batch = _Batch(problem, t + 1, True)
             M_prev = batch.X @ (W_prev_U := U) > 0

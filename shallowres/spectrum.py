@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .budget import DENSE_SPECTRUM_MAX_COLS
-from .linear import gram_apply, gram_matrix, normal_matrix
+from .linear import B_rank_deficient, gram_apply, gram_matrix, normal_matrix
 from .lsq import PopulationPreconditioner
 
 SIGMA_MIN_RTOL = 1e-2     # default relative accuracy of the matrix-free sigma_min^2
@@ -29,11 +29,11 @@ def extreme_singular_values(X: np.ndarray, S: np.ndarray, method: str = "auto",
     sigma_min^2 is below ``rtol`` (Ritz values approach the soft bottom edge of
     the spectrum like 1/k^2, so the error is estimated as (theta_{k/2} - theta_k)/3);
     the value returned is a Ritz value, an upper bound.
-    sigma_min = 0 exactly when n < d^2 or a neuron is active on fewer than d samples
-    (its block v_q P_q X has rank < d, so B has a null space).
+    sigma_min = 0 exactly when :func:`B_rank_deficient` (n < d^2, a neuron active on
+    fewer than d samples, dependent mask columns): B has a null space.
     """
     n, d = X.shape
-    singular = n < d * d or np.count_nonzero(S, axis=0).min() < d
+    singular = B_rank_deficient(S)
     if method == "dense" or (method == "auto" and min(n, d * d) <= DENSE_SPECTRUM_MAX_COLS):
         G = gram_matrix(X, S) if n < d * d else normal_matrix(X, S, lower_only=True)
         ev = np.linalg.eigvalsh(G, UPLO="L") / n

@@ -15,7 +15,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from shallowres import MemoryBudgetError, am, gd, make_problem, problem_from_arrays, run
@@ -117,13 +117,18 @@ def test_paths_neuron_active_on_few_samples(path):
     assert rel(recs[1].W, lstsq_step(X, p.y, p.v_star, W0)) <= AM_RTOL
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(d=st.integers(2, 6), ratio=st.sampled_from([0.4, 0.8, 1.6, 3.0, 6.0]),
        seed=st.integers(0, 10**6), path=st.sampled_from(PATHS), init_scale=st.floats(0.0, 1.0))
 def test_any_path_one_step_equals_lstsq(d, ratio, seed, path, init_scale):
+    """On problems with kappa(B) <= 1e3 (nonzero singular values when n < d^2):
+    normal-equation paths lose kappa(B)^2 eps, so far worse-conditioned B may
+    differ from lstsq by more than 1e-8 (tests above cover the singular structures)."""
     n = max(2, int(ratio * d * d))
     p = make_problem(d=d, n=n, gamma=1.0, seed=seed)
     W0 = random_W0(d, seed, init_scale)
+    s = np.linalg.svd(B_blocks(p.X, W0 + np.eye(d), p.v_star), compute_uv=False)
+    assume(s[min(n, d * d) - 1] >= 1e-3 * s[0])
     S = signed_masks(masks(p.X, W0 + np.eye(d)), p.v_star)
     W1, info = solve_am_step(path, p.X, S, p.y, W0)
     assert rel(W1, lstsq_step(p.X, p.y, p.v_star, W0)) <= AM_RTOL
