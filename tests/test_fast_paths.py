@@ -26,7 +26,7 @@ from shallowres.budget import (
     run_bytes,
     spectrum_bytes,
 )
-from shallowres.linear import gram_apply, masks, normal_matrix, signed_masks, vec
+from shallowres.linear import B_rank_deficient, gram_apply, masks, normal_matrix, signed_masks, vec
 from shallowres.lsq import PopulationPreconditioner, solve_am_step
 from shallowres.problem import problem_bytes
 from shallowres.spectrum import extreme_singular_values
@@ -150,6 +150,46 @@ def test_cg_at_larger_d_equals_cholesky():
     for a, b in itertools.islice(zip(it_cg, it_ch, strict=False), 5):
         assert rel(a.W, b.W) <= AM_RTOL if b.t else np.array_equal(a.W, b.W)
         assert a.flips_prev == b.flips_prev
+
+
+def test_cholesky_cache_updates_equal_fresh_assembly():
+    """The cached float32 B^T B, updated by the rows whose masks changed, tracks a
+    fresh assembly, and the solves equal the uncached ones, over a run of mask changes."""
+    d, n = 8, 300
+    p = make_problem(d=d, n=n, seed=6)
+    rng = np.random.default_rng(0)
+    cache: dict = {}
+    U = np.eye(d)
+    for step in range(12):
+        S = signed_masks(masks(p.X, U), p.v_star)
+        W_cached, _ = solve_am_step("cholesky", p.X, S, p.y, cache=cache)
+        W_fresh, _ = solve_am_step("cholesky", p.X, S, p.y)
+        assert rel(W_cached, W_fresh) <= 1e-12
+        G = normal_matrix(p.X, S, lower_only=True)
+        assert np.abs(np.tril(cache["G"]) - np.tril(G)).max() <= 1e-5 * np.abs(G).max()
+        U = U + (0.02 if step % 3 else 0.3) * rng.standard_normal((d, d)) / d   # small and large moves
+
+
+@pytest.mark.parametrize("case, deficient", [("generic", False), ("n < d^2", True), ("dead", True),
+                                             ("few active", True), ("same pattern", True),
+                                             ("few patterns", True)])
+def test_B_rank_deficient_sees_structural_rank_loss(case, deficient):
+    d, n = 4, 200
+    p = make_problem(d=d, n=n, seed=9)
+    S = signed_masks(masks(p.X, np.eye(d)), p.v_star)
+    if case == "n < d^2":
+        S = S[:12]
+    elif case == "dead":
+        S[:, 1] = 0
+    elif case == "few active":
+        S[3:, 1] = 0
+    elif case == "same pattern":
+        S[:, 2] = S[:, 1] != 0
+    elif case == "few patterns":      # 3 distinct rows of masks: rank(B) <= 3 d < d^2
+        S = np.tile(np.array([[1.0, 1, 0, 1], [0, 1, 1, 1], [1, 0, 1, 1]]), (n // 3 + 1, 1))[:n]
+    assert B_rank_deficient(S) == deficient
+    B = np.hstack([S[:, [q]] * p.X[:len(S)] for q in range(d)])
+    assert (np.linalg.matrix_rank(B) < d * d) == deficient
 
 
 # ----- GD's two-product gradient -----------------------------------------------------------
