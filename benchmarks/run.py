@@ -2,7 +2,8 @@
 
     python benchmarks/run.py            # every row, a few minutes
     python benchmarks/run.py --quick    # the d = 20 rows and the d = 100 GD row
-    python benchmarks/run.py --rows am_d20,gd_d100
+    python benchmarks/run.py --rows am_d20,gd       # rows: am_d20 sweep gd spectrum am_d100 am_d200
+    python benchmarks/run.py --threads 0            # BLAS threads as the library chooses
 
 Every measurement runs in a fresh subprocess, so each row's peak resident memory
 (VmHWM) is its own; reference and ours run on identical inputs (the same
