@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shallowres import IterRecord, Monitor, Problem, iterate, make_problem
-from shallowres.budget import choose_am_path, run_bytes
-from shallowres.validation import check_memory
+from shallowres import IterRecord, Monitor, Problem, iterate, make_problem, plan_run
 
 from .state import MEMORY_BUDGET, run_key
 
@@ -37,12 +35,10 @@ SLOW_TICK = 0.6     # ... at least this many seconds apart (AM: one iteration pe
 def check_fits(settings: Mapping) -> None:
     """Refuse (MemoryBudgetError) settings whose runs would pass the memory budget,
     before anything large is allocated: the same estimate as ``shallowres.run``."""
-    n, d = settings["n"], settings["d"]
     for alg in ALGS[settings["alg"]]:
         iters = settings["gd_iters"] if alg == "gd" else settings["am_iters"]
-        path = choose_am_path(n, d, MEMORY_BUDGET) if alg == "am" else None
-        check_memory(run_bytes(n, d, alg, path, iters, False, settings["resample"]), MEMORY_BUDGET,
-                     f"{NAMES[alg]} with n = {n:,}, d = {d}")
+        plan_run(settings["n"], settings["d"], alg, iters=iters, resample=settings["resample"],
+                 memory_budget=MEMORY_BUDGET)
 
 
 def build_problem(settings: Mapping) -> Problem:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -100,23 +100,36 @@ class _Batch:
         self.Z_star2 = np.square(Z_star, out=Z_star)   # (x_i . u*_q)^2, for rho_3
 
 
+def plan_run(n: int, d: int, alg: str, *, iters: int = 0, keep_W: bool = False,
+             resample: bool = False, am_solver: str = "auto", memory_budget: int = GB) -> str | None:
+    """Check that a run fits the memory budget before anything is allocated.
+
+    Returns AM's solver path (None for GD); raises MemoryBudgetError with a
+    message naming the configuration, or ValueError for a bad parameter.
+    """
+    alg, am_solver = check("alg", alg), check("am_solver", am_solver)
+    memory_budget = check("memory_budget", memory_budget)
+    path = None
+    if alg == "am":
+        path = choose_am_path(n, d, memory_budget) if am_solver == "auto" else am_solver
+    what = (f"{iters} iterations of " if iters else "") + f"{alg.upper()} with n = {n}, d = {d}"
+    what += (f" ({path} solver)" if path else "") + (" keeping every W^t" if keep_W else "")
+    check_memory(run_bytes(n, d, alg, path, iters, keep_W, resample), memory_budget, what)
+    return path
+
+
 def iterate(problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
             init: str = "identity", delta: float = 0.8, eta="theory",
             resample: bool = False, keep_W: bool = False, am_solver: str = "auto",
             memory_budget: int = GB) -> Iterator[IterRecord]:
     """Yield records for t = 0, 1, 2, ... of GD (eq. 1) or AM (eqs. 2-3). Endless:
     stop by leaving the loop, or use :func:`run`."""
-    alg = check("alg", alg)
-    am_solver = check("am_solver", am_solver)
-    memory_budget = check("memory_budget", memory_budget)
     init, delta = check("init", init), check("delta", delta)
+    path = plan_run(problem.n, problem.d, alg, resample=resample, am_solver=am_solver,
+                    memory_budget=memory_budget)
+    alg = check("alg", alg)
     eta_kind, eta_value = parse_eta(eta) if alg == "gd" else ("fixed", 1.0)
-    n, d = problem.n, problem.d
-    path = None
-    if alg == "am":
-        path = choose_am_path(n, d, memory_budget) if am_solver == "auto" else am_solver
-    check_memory(run_bytes(n, d, alg, path, 0, False, resample), memory_budget,
-                 f"{alg.upper()} with n = {n}, d = {d}" + (f" ({path} solver)" if path else ""))
+    d = problem.d
     if W0 is None:
         W0 = initial_point(problem, init, delta)
     W = np.array(W0, dtype=float)
@@ -130,14 +143,17 @@ def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
     I = np.eye(d)
     v = problem.v_star
     W_star, scale = problem.W_star, problem.scale
-    start = time.perf_counter()
-    batch = _Batch(problem, 0, resample)
+    def limit():
+        return blas_limit(n, d)
+
+    resumed = time.perf_counter()
+    elapsed = 0.0          # compute time only: not the time spent suspended at yield
+    with limit():
+        batch = _Batch(problem, 0, resample)
     M_prev = None
     eta = None
     info = SolveInfo("", 0, False, False)
     cache: dict = {}   # the Cholesky path's B^T B, updated from step to step
-    def limit():
-        return blas_limit(n, d)
     for t in range(10**12):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), limit():
             U = W + I
@@ -158,12 +174,14 @@ def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
                 flips_teacher_per_neuron=per_neuron,
                 flips_prev=0 if M_prev is None else int(np.count_nonzero(M != M_prev)),
                 rho3=float(E.sum() / err) if err > 0 else 0.0,
-                seconds=time.perf_counter() - start,
+                seconds=elapsed + time.perf_counter() - resumed,
                 inner_iters=info.inner_iters, solver=info.solver,
                 underdetermined=info.underdetermined,
                 W=W.copy() if keep_W else None,
             )
+        elapsed = rec.seconds
         yield rec
+        resumed = time.perf_counter()
         if not math.isfinite(err):
             return
         with np.errstate(over="ignore", invalid="ignore"), limit():
@@ -177,9 +195,9 @@ def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
             else:
                 W, info = solve_am_step(path, batch.X, signed_masks(M, v), batch.y, W, cache)   # eq. (3)
         if resample:
-            batch = _Batch(problem, t + 1, True)
-            M_prev = batch.X @ (W_prev_U := U) > 0
-            del W_prev_U
+            with limit():
+                batch = _Batch(problem, t + 1, True)
+                M_prev = batch.X @ U > 0           # W^t's masks on the new batch
         else:
             M_prev = M
 
@@ -295,15 +313,8 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
     alg = check("alg", alg)
     iters = check("iters", DEFAULT_ITERS[alg] if iters is None else iters)
     tol = check("tol", tol)
-    memory_budget = check("memory_budget", memory_budget)
-    path = None
-    if alg == "am":
-        path = choose_am_path(problem.n, problem.d, memory_budget) if am_solver == "auto" \
-            else check("am_solver", am_solver)
-    check_memory(run_bytes(problem.n, problem.d, alg, path, iters, keep_W, resample),
-                 memory_budget, f"{iters} iterations of {alg.upper()} with n = {problem.n}, "
-                 f"d = {problem.d}" + (f" ({path} solver)" if path else "")
-                 + (" keeping every W^t" if keep_W else ""))
+    path = plan_run(problem.n, problem.d, alg, iters=iters, keep_W=keep_W, resample=resample,
+                    am_solver=am_solver, memory_budget=memory_budget)
     it = iterate(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
                  keep_W=True, am_solver=am_solver, memory_budget=memory_budget)
     monitor = Monitor(alg, iters, tol, resample)
@@ -322,5 +333,4 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
 
 
 def _without_W(rec: IterRecord) -> IterRecord:
-    from dataclasses import replace
     return replace(rec, W=None)

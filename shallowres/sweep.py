@@ -48,11 +48,10 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .budget import choose_am_path, run_bytes
 from .executors import open_executor, parallelism
 from .problem import make_problem
-from .solvers import DEFAULT_ITERS, DEFAULT_TOL, parse_eta, run
-from .validation import CONSTRAINTS, GB, check, check_memory
+from .solvers import DEFAULT_ITERS, DEFAULT_TOL, parse_eta, plan_run, run
+from .validation import CONSTRAINTS, GB, check
 
 PAPER_N = (200, 700, 1200, 1700)
 SWEEP_ETA = "0.9x"   # GD step for sweeps (module doc)
@@ -199,13 +198,9 @@ class SweepSpec:
 
     def check_memory(self) -> None:
         """Refuse, before anything runs, a grid whose largest run passes the memory budget."""
-        n, d = max(self.n), max(self.d)
         for alg in self.algs:
-            path = None
-            if alg == "am":
-                path = choose_am_path(n, d, self.memory_budget) if self.am_solver == "auto" else self.am_solver
-            check_memory(run_bytes(n, d, alg, path, self.iters(alg), False, self.resample),
-                         self.memory_budget, f"{alg.upper()} with n = {n}, d = {d}")
+            plan_run(max(self.n), max(self.d), alg, iters=self.iters(alg), resample=self.resample,
+                     am_solver=self.am_solver, memory_budget=self.memory_budget)
 
 
 @dataclass(frozen=True)

@@ -194,3 +194,25 @@ def test_byo_arrays_run():
 def test_iterate_rejects_bad_W0(small):
     with pytest.raises(ValueError, match="W0 must be a finite 5 x 5 array"):
         iterate(small, "gd", np.zeros((3, 3)))
+
+
+def test_seconds_count_compute_time_not_time_suspended(monkeypatch):
+    """A stepped run (the dashboard's Step button) does not count the gaps between steps."""
+    import shallowres.solvers as solvers
+    clock = [100.0]
+    monkeypatch.setattr(solvers.time, "perf_counter", lambda: clock[0])
+    it = gd(make_problem(d=4, n=40, seed=0), eta=1.0)
+    r0 = next(it)
+    clock[0] += 1000.0            # the user waits between clicks
+    r1 = next(it)
+    assert r0.seconds == 0.0 and r1.seconds == 0.0
+
+
+def test_plan_run_checks_memory_before_allocating():
+    from shallowres import MemoryBudgetError
+    from shallowres.solvers import plan_run
+    assert plan_run(1700, 20, "gd") is None
+    assert plan_run(1700, 20, "am") in ("cholesky", "cg")
+    assert plan_run(200, 20, "am") == "gram"
+    with pytest.raises(MemoryBudgetError, match="AM with n = 1000000, d = 200"):
+        plan_run(10**6, 200, "am")
