@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import export, figures, state, widgets
 from dashboard.stream import RunState
+from shallowres.threads import single_threaded_blas
 
 RUN_KEY = "run"
 CHARTS = {   # 2 x 2 grid, row by row
@@ -23,6 +24,7 @@ BOXES = {"converged": (st.success, ":material/check_circle:"), "fixed_point": (s
          "max_iters": (st.warning, ":material/timer:"), "diverged": (st.error, ":material/error:"),
          "stopped": (st.info, ":material/pause_circle:")}
 
+single_threaded_blas()   # hosted: a fraction of a core, many sessions
 st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide")
 
 

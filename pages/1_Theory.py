@@ -12,7 +12,9 @@ import streamlit as st
 
 from dashboard import figures, state, theory_view, widgets
 from dashboard.theory_view import num
+from shallowres.threads import single_threaded_blas
 
+single_threaded_blas()   # hosted: a fraction of a core, many sessions
 st.set_page_config(page_title="shallowres · Theory", page_icon="📐", layout="wide")
 
 SETTINGS_LINE = ("d = {d} · n = {n:,} (n/d² = {ratio:.2f}) · γ = ‖W*‖_F = {gamma:g} · δ = {delta:g} · "

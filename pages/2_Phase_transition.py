@@ -18,7 +18,9 @@ from dashboard import sweep_view, widgets
 from shallowres.executors import DASK_ENV, cpu_count
 from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepSpec, run_sweep, summarize
 from shallowres.sweep_cli import parse_list
+from shallowres.threads import single_threaded_blas
 
+single_threaded_blas()   # hosted: a fraction of a core, many sessions
 st.set_page_config(page_title="shallowres · Phase transition", page_icon="📈", layout="wide")
 
 # A hosted app has ~1 GB and a fraction of a core: sweeps run serially in the page

@@ -24,3 +24,9 @@ def blas_limit(n: int, d: int):
     if n * d * d >= SINGLE_THREAD_BELOW:
         return nullcontext()
     return _controller().limit(limits=1, user_api="blas")
+
+
+def single_threaded_blas() -> None:
+    """Pin BLAS to one thread for the whole process (a hosted dashboard: a fraction
+    of a core shared by many sessions, where a second BLAS thread only spins)."""
+    _controller().limit(limits=1, user_api="blas")
