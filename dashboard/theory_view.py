@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from shallowres import Theory, empirical, empirical_ratio, run, theory
+from shallowres.budget import DENSE_SPECTRUM_MAX_COLS
 
 from .state import MEMORY_BUDGET
 from .stream import build_problem, check_fits
@@ -54,7 +55,7 @@ def seconds_estimate(settings: Mapping) -> float:
     """Rough compute time of ``predicted`` + ``measured``: the spectrum of B/sqrt(n),
     GD's iterations (O(n d^2) each) and AM's solves (O(n d^4) each, Cholesky path)."""
     n, d = settings["n"], settings["d"]
-    spectrum = n * d**4 + d**6 if d * d <= 1600 else 2000 * 4 * n * d * d
+    spectrum = n * d**4 + d**6 if d * d <= DENSE_SPECTRUM_MAX_COLS else 2000 * 4 * n * d * d
     gd = settings["gd_iters"] * 6 * n * d * d
     am = settings["am_iters"] * min(n * d**4 / 4 + d**6 / 3, 200 * 4 * n * d * d)
     return (spectrum + gd + am) / FLOPS_PER_SECOND

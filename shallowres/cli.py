@@ -13,7 +13,7 @@ from .problem import load_problem, make_problem
 from .solvers import DEFAULT_TOL, IterRecord, run
 from .sweep_cli import add_sweep_parser, cmd_sweep
 from .theory import theory
-from .validation import CONSTRAINTS, MB
+from .validation import CONSTRAINTS, MB, Interval, check
 
 RECORD_KEYS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher",
                "flips_prev", "rho3", "seconds", "inner_iters")
@@ -75,8 +75,14 @@ def build_parser() -> Parser:
     return parser
 
 
+def _budget(a) -> int:
+    """--memory-budget in MB, checked before it is turned into bytes."""
+    lo, hi = CONSTRAINTS["memory_budget"].low / MB, CONSTRAINTS["memory_budget"].high / MB
+    return int(check("memory_budget", a.memory_budget, Interval(lo, hi)) * MB)
+
+
 def _problem(a):
-    budget = int(a.memory_budget * MB)
+    budget = _budget(a)
     if a.problem:
         return load_problem(a.problem, noise=a.noise, seed=a.seed, memory_budget=budget)
     return make_problem(d=a.d, n=a.n, gamma=a.gamma, noise=a.noise, seed=a.seed,
@@ -110,7 +116,7 @@ def cmd_run(a, out) -> int:
         raise ValueError(f"every must be an integer >= 1; got {a.every}")
     res = run(problem, a.alg, init=a.init, delta=a.delta, eta=a.eta, resample=a.resample,
               iters=iters, tol=a.tol, am_solver=a.am_solver,
-              memory_budget=int(a.memory_budget * MB), callback=show)
+              memory_budget=_budget(a), callback=show)
     last = res.records[-1]
     if a.json:
         summary = {k: _json_safe(v) for k, v in res.summary().items()}

@@ -361,7 +361,7 @@ def solve_lsqr(X, S, y, tol=1e-14, maxiter=20000):
     n, d = X.shape
     out = lsqr(B_operator(X, S), residual_target(X, S, y), atol=tol, btol=tol,
                conlim=1e12, iter_lim=maxiter)
-    return unvec(out[0], d), SolveInfo("lsqr", int(out[2]), n < d * d, n < d * d)
+    return unvec(out[0], d), SolveInfo("lsqr", int(out[2]), n < d * d, B_rank_deficient(S))
 
 
 def solve_am_step(path: str, X, S, y, W_prev=None, cache: dict | None = None):

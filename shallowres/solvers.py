@@ -87,6 +87,8 @@ def theory_eta(X: np.ndarray, S: np.ndarray) -> float:
     moves eta by at most 0.05/(kappa + 1) (kappa > d here), and sigma_max exactly.
     """
     lo, hi = extreme_singular_values(X, S, rtol=ETA_SIGMA_MIN_RTOL)
+    if hi == 0:   # B = 0: the gradient vanishes whatever the step; GD stops at a fixed point
+        return 1.0
     return 2.0 / (lo * lo + hi * hi)
 
 
@@ -218,16 +220,19 @@ STOP_REASONS = ("converged", "fixed_point", "max_iters", "diverged", "stopped")
 class Monitor:
     """Decides, record by record, whether a run should stop, and says why.
 
-    converged: rel_err < tol; fixed_point: AM on a fixed batch whose activation
-    pattern did not change (the next solve would repeat the last); diverged:
-    non-finite error or error grown DIVERGENCE_FACTOR-fold; max_iters.
+    converged: rel_err < tol; fixed_point: on a fixed batch, AM's activation
+    pattern did not change (the next solve would repeat the last), or GD did not
+    move (a zero gradient, e.g. no ReLU active); diverged: non-finite error or
+    error grown DIVERGENCE_FACTOR-fold; max_iters.
     """
 
     def __init__(self, alg: str, iters: int, tol: float, resample: bool = False):
         self.alg, self.iters, self.tol, self.resample = alg, iters, tol, resample
         self.err0: float | None = None
+        self.prev: IterRecord | None = None
 
     def __call__(self, rec: IterRecord) -> str | None:
+        prev, self.prev = self.prev, rec
         if self.err0 is None:
             self.err0 = rec.err
         if not math.isfinite(rec.err) or not math.isfinite(rec.train_loss):
@@ -236,7 +241,8 @@ class Monitor:
             return "diverged"
         if rec.rel_err < self.tol:
             return "converged"
-        if self.alg == "am" and not self.resample and rec.t > 0 and rec.flips_prev == 0:
+        if not self.resample and prev is not None and rec.flips_prev == 0 and (
+                self.alg == "am" or (rec.err == prev.err and rec.train_loss == prev.train_loss)):
             return "fixed_point"
         if rec.t >= self.iters:
             return "max_iters"
@@ -249,8 +255,10 @@ class Monitor:
             return (f"{name} converged: the relative error ||W - W*||_F / ||W* + I||_F fell "
                     f"below {self.tol:g} after {rec.t} iterations ({rec.rel_err:.2e}).")
         if reason == "fixed_point":
-            return (f"{name} reached a fixed point after {rec.t} iterations: no ReLU changed "
-                    f"state, so the next least-squares solve would repeat the last one "
+            why = ("no ReLU changed state, so the next least-squares solve would repeat the last one"
+                   if self.alg == "am" else "the gradient is zero (W did not move), so every further "
+                   "step would repeat the last")
+            return (f"{name} reached a fixed point after {rec.t} iterations: {why} "
                     f"(relative error {rec.rel_err:.2e}).")
         if reason == "max_iters":
             return (f"{name} used all {rec.t} iterations before the relative error fell "

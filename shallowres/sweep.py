@@ -92,10 +92,16 @@ def trial_seed(seed: int, d: int, n: int, gamma: float, noise: float, trial: int
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+MAX_AXIS = 10_000          # values on one grid axis
+MAX_RUNS = 1_000_000       # trials x grid cells in one sweep (the task list is held in memory)
+
+
 def _axis(name: str, values, numeric: bool = True) -> tuple:
     """A grid axis: a non-empty list of allowed values (sorted and unique if numeric)."""
     if isinstance(values, str | numbers.Number):
         values = (values,)
+    if hasattr(values, "__len__") and len(values) > MAX_AXIS:
+        raise ValueError(f"{name} must be a list of at most {MAX_AXIS:,} values; got {len(values):,}")
     try:
         values = tuple(values)
     except TypeError:
@@ -160,6 +166,10 @@ class SweepSpec:
             "w_star": check("w_star", self.w_star), "am_solver": check("am_solver", self.am_solver),
             "memory_budget": check("memory_budget", self.memory_budget),
         }
+        cells = math.prod(len(norm[k]) for k in ("n", "d", "gamma", "noise", "algs", "inits"))
+        if cells * norm["trials"] > MAX_RUNS:
+            raise ValueError(f"trials x grid cells must be at most {MAX_RUNS:,}; got {norm['trials']:,} x "
+                             f"{cells:,} = {cells * norm['trials']:,}")
         if "gd" in norm["algs"]:
             parse_eta(self.eta)
         for k, v in norm.items():

@@ -15,7 +15,7 @@ import threading
 import time
 
 from .executors import EXECUTORS
-from .sweep import PAPER_N, SWEEP_ETA, SweepResult, SweepSpec, run_sweep
+from .sweep import MAX_AXIS, PAPER_N, SWEEP_ETA, SweepResult, SweepSpec, run_sweep
 
 GRID_FLAGS = ("d", "n", "gamma", "noise", "trials", "alg", "init")
 
@@ -34,9 +34,14 @@ def parse_list(name: str, text: str, kind=float, ranges: bool = False) -> tuple:
             start, stop, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
             if stop < start:
                 raise bad
-            return tuple(range(start, stop + 1, step))
+            values = range(start, stop + 1, step)
+            if len(values) > MAX_AXIS:
+                raise ValueError(f"{name} must be a list of at most {MAX_AXIS:,} values; got {len(values):,}")
+            return tuple(values)
         return tuple(kind(p) if kind is not str else p.strip() for p in text.split(",") if p.strip())
-    except ValueError:
+    except ValueError as e:
+        if "at most" in str(e):
+            raise
         raise bad from None
 
 

@@ -108,7 +108,10 @@ class Theory:
     def causes(self) -> list[str]:
         """Why the worst-case bounds may be loose or vacuous at these settings."""
         c = []
-        if self.n < self.d * self.d:
+        if self.sigma_max == 0:
+            c.append("B = 0: no ReLU is active on any training sample at this point, so the "
+                     "gradient vanishes and AM's least-squares problem is empty")
+        elif self.n < self.d * self.d:
             c.append(f"n = {self.n} < d^2 = {self.d * self.d}, so B has a null space and "
                      "sigma_min = 0 (kappa is infinite)")
         elif self.kappa > 10:
@@ -151,7 +154,10 @@ def theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "identi
     lo, hi = extreme_singular_values(X, S)
     kappa = hi * hi / (lo * lo) if lo > 0 else math.inf
     rho3 = rho3_at(X, W, problem)
-    if math.isinf(kappa):
+    if hi == 0:       # B = 0: no neuron is active on any sample, nothing contracts
+        rho4, rho_gd = 1.0, math.inf
+        rho_am = rho_tight = math.inf
+    elif math.isinf(kappa):
         rho4, rho_gd = 1.0, 1.0 + 2 * rho3 / hi
         rho_am = rho_tight = math.inf
     else:

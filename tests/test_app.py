@@ -262,3 +262,10 @@ def test_expensive_theory_settings_wait_for_a_click():
     assert "cannot be stopped midway" in texts(at, "info")
     assert at.button(key="theory_go").label == "Compute anyway"
     assert not at.get("plotly_chart")
+
+
+def test_theory_page_with_no_active_relu_explains_instead_of_crashing():
+    """d = 2, n = 2, seed 48: every x_i . u_q <= 0 at W^0, so B = 0."""
+    at = app("pages/1_Theory.py", d="2", n="2", seed="48").run()
+    assert not at.exception
+    assert "B = 0" in " ".join(e.value for e in at.get("markdown")) + texts(at, "warning")

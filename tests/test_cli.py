@@ -78,6 +78,9 @@ def test_theory_table_says_vacuous():
     (["run", "--bogus"], "--bogus"),
     (["theory", "--eps", "0"], "--eps"),
     (["run", "--d", "200", "--n", "1000000"], "memory budget"),
+    (["run", "--memory-budget", "inf"], "--memory-budget"),
+    (["run", "--memory-budget", "nan"], "--memory-budget"),
+    (["theory", "--memory-budget", "1e300"], "--memory-budget"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, flag):
     p = cli(*args)
@@ -89,3 +92,9 @@ def test_bad_arguments_exit_2_with_one_line(args, flag):
 
 def test_no_command_exits_2():
     assert cli().returncode == 2
+
+
+def test_theory_with_no_active_relu_says_why():
+    p = cli("theory", "--d", "2", "--n", "1", "--gamma", "0.5", "--seed", "9")
+    assert p.returncode == 0, p.stderr
+    assert "B = 0" in p.stdout

@@ -216,3 +216,14 @@ def test_plan_run_checks_memory_before_allocating():
     assert plan_run(200, 20, "am") == "gram"
     with pytest.raises(MemoryBudgetError, match="AM with n = 1000000, d = 200"):
         plan_run(10**6, 200, "am")
+
+
+def test_no_active_relu_stops_at_a_fixed_point_with_a_reason():
+    """B = 0 (every x_i . u_q <= 0): the gradient vanishes; both stop, neither crashes."""
+    p = make_problem(d=2, n=1, gamma=0.5, seed=9)
+    assert np.all(p.X <= 0)
+    for alg in ("gd", "am"):
+        r = run(p, alg)
+        assert r.stop_reason == "fixed_point" and r.n_iter == 1, alg
+        assert np.isfinite(r.rel_err)
+    assert "gradient is zero" in run(p, "gd").message

@@ -242,6 +242,9 @@ def test_cancel_on_dask_leaves_no_task_processing(dask_cluster):
     (dict(threshold=0), r"threshold must be a float in \(0, 1\]; got 0"),
     (dict(gd_iters=0), r"gd_iters must be an integer"),
     (dict(eta="fast"), r"eta must be"),
+    (dict(n=range(1, 10**12)), r"n must be a list of at most 10,000 values; got 999,999,999,999"),
+    (dict(n=range(100, 2001, 100), trials=100_000), r"trials x grid cells must be at most 1,000,000; got "
+                                                    r"100,000 x 80 = 8,000,000"),
 ])
 def test_bad_grids_give_clear_errors(kw, message):
     with pytest.raises(ValueError, match=message):

@@ -57,6 +57,8 @@ def test_dask_local_cluster_from_the_command_line():
 
 @pytest.mark.parametrize("args,flag,words", [
     (["--trials", "0"], "--trials", "trials must be an integer in [1, 10^5]; got 0"),
+    (["--n", "1:1000000000000:1"], "--n", "n must be a list of at most 10,000 values"),
+    (["--n", "100:2000:100", "--trials", "100000"], "--trials", "trials x grid cells must be at most 1,000,000"),
     (["--alg", "gd,sgd"], "--alg", "alg must be one of 'gd', 'am'; got 'sgd'"),
     (["--init", "zero"], "--init", "init must be one of"),
     (["--n", "0,100"], "--n", "n must be an integer in [1, 10^6]; got 0"),

@@ -89,3 +89,10 @@ def test_empirical_side():
     eg, ea = empirical(g.history["rel_err"], 1e-2), empirical(a.history["rel_err"], 1e-2)
     assert ea.geo_mean < eg.geo_mean < 1
     assert empirical_ratio(eg, ea) == eg.iters_to_eps / ea.iters_to_eps > 10
+
+
+def test_B_zero_is_vacuous_with_a_reason_not_a_crash():
+    th = theory(make_problem(d=2, n=1, gamma=0.5, seed=9))
+    assert th.sigma_max == 0 and math.isinf(th.rho_gd) and math.isinf(th.rho_am)
+    assert "B = 0" in th.vacuous()["rho_gd"]
+    assert th.as_dict()["rho_gd"] is None
