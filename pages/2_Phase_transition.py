@@ -153,10 +153,38 @@ def stream(spec: SweepSpec, run_on: str, slot, bar) -> None:
     del st.session_state[PARTIAL_KEY]
 
 
+BOUND = ("grid", "n", "d", "gamma", "trials", "alg", "init", "eta", "gd_iters", "am_iters", "threshold", "seed")
+
+
+def _used(raw: list[str], value) -> bool:
+    """Whether a bound widget took the URL's raw value (numbers compared as numbers)."""
+    if isinstance(value, list | tuple):
+        return sorted(map(str, value)) == sorted(raw)
+    try:
+        return len(raw) == 1 and float(raw[0]) == float(value)
+    except (TypeError, ValueError):
+        return len(raw) == 1 and raw[0] == str(value)
+
+
+def warn_unused_link_values(raw: dict[str, list[str]]) -> None:
+    """A deep link's values that the URL-bound controls rejected (bind="query-params"
+    drops them silently): one warning, as on the Train page. Only on a session's first run."""
+    if st.session_state.get("phase_url_checked"):
+        return
+    st.session_state["phase_url_checked"] = True
+    bad = [f"URL parameter {k}={'/'.join(v)!r} is not allowed here; using {k}={st.session_state[k]!r}."
+           for k, v in raw.items() if k in BOUND and k in st.session_state and not _used(v, st.session_state[k])]
+    if bad:
+        st.warning("**Some values in the link were not used.**\n\n" + "\n".join(f"- {b}" for b in bad),
+                   icon=":material/warning:")
+
+
 def main() -> None:
     st.html(widgets.CSS)
     st.markdown("## Phase transition: how many samples recover W\\*?")
+    raw = {k: st.query_params.get_all(k) for k in st.query_params}
     spec, run_on = controls()
+    warn_unused_link_values(raw)
     if spec is None:
         return
     caption(spec)

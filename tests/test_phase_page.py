@@ -140,3 +140,13 @@ def test_local_processes_option_gives_the_serial_table():
     assert not procs.exception and "(processes)" in texts(procs.success)
     assert procs.dataframe[0].value.drop(columns="median_seconds").equals(
         serial.dataframe[0].value.drop(columns="median_seconds"))
+
+
+def test_bad_link_values_warn_and_fall_back_good_ones_do_not():
+    at = page({"d": "500", "trials": "99999", "gamma": "abc", "eta": "fast", "grid": "paper"})
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    for k in ("d='500'", "trials='99999'", "gamma='abc'", "eta='fast'"):
+        assert k in warning
+    assert "grid=" not in warning
+    assert not page({"alg": ["GD", "AM"], "threshold": "0.05", "grid": "fine", "eta": "theory"}).warning
