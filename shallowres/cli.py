@@ -162,6 +162,8 @@ def main(argv=None, out=None) -> int:
     except ValueError as e:
         msg = str(e)
         name = msg.split(" ", 1)[0]
+        if name in ("W_star", "v_star", "X", "X_test", "the"):   # arrays read from --problem F.npz
+            name = "problem"
         flag = "--" + name.replace("_", "-")
         known = name in CONSTRAINTS or name in ("problem", "every", "memory_budget")
         prefix = f"argument {flag}: " if known else ""

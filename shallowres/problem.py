@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .validation import GB, check, check_memory
+from .validation import CONSTRAINTS, GB, check, check_memory
 
 # Independent random streams derived from the one seed.
 _TEACHER, _TRAIN, _NOISE, _TEST, _INIT, _RESAMPLE = range(6)
@@ -164,9 +164,11 @@ def problem_from_arrays(
     N(0, 1/n), like the generated problems.
     """
     W_star = _as_matrix("W_star", W_star, (None, None))
-    d = check("d", W_star.shape[0])
-    if W_star.shape != (d, d):
-        raise ValueError(f"W_star must be a square d x d array; got shape {W_star.shape}")
+    d_range = CONSTRAINTS["d"]
+    if W_star.shape[0] != W_star.shape[1] or not d_range.contains(W_star.shape[0]):
+        raise ValueError(f"W_star must be a square d x d array, d {d_range.describe()}; "
+                         f"got shape {W_star.shape}")
+    d = W_star.shape[0]
     v_star = _as_matrix("v_star", v_star, (d,))
     X = _as_matrix("X", X, (None, d))
     n = check("n", X.shape[0])
@@ -186,6 +188,14 @@ def problem_from_arrays(
     return Problem(W_star, v_star, X, y, X_test, y_test, noise, seed, "arrays", "arrays", config)
 
 
+def _npz_shape(data, key: str) -> tuple:
+    """An .npz member's shape, read from its .npy header without loading the array."""
+    with data.zip.open(key + ".npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        return read(f)[0]
+
+
 def load_problem(path: str, noise: float = 0.0, seed: int = 0, memory_budget: int = GB) -> Problem:
     """Read W_star, v_star, X (and optional X_test) from an ``.npz`` file."""
     try:
@@ -195,6 +205,10 @@ def load_problem(path: str, noise: float = 0.0, seed: int = 0, memory_budget: in
     missing = [k for k in ("W_star", "v_star", "X") if k not in data.files]
     if missing:
         raise ValueError(f"problem file must hold arrays W_star, v_star, X; {path!r} lacks {missing}")
+    shapes = {k: _npz_shape(data, k) for k in ("X", "X_test") if k in data.files}
+    rows = sum(sh[0] for sh in shapes.values() if len(sh) == 2)
+    cols = max((sh[1] for sh in shapes.values() if len(sh) == 2), default=1)
+    check_memory(8 * rows * (cols + 1), memory_budget, f"the arrays in {path!r}")   # before reading them
     return problem_from_arrays(data["W_star"], data["v_star"], data["X"],
                                data["X_test"] if "X_test" in data.files else None,
                                noise=noise, seed=seed, memory_budget=memory_budget)

@@ -98,3 +98,14 @@ def test_theory_with_no_active_relu_says_why():
     p = cli("theory", "--d", "2", "--n", "1", "--gamma", "0.5", "--seed", "9")
     assert p.returncode == 0, p.stderr
     assert "B = 0" in p.stdout
+
+
+def test_bad_problem_file_names_the_flag(tmp_path):
+    f = tmp_path / "tiny.npz"
+    np.savez(f, W_star=np.zeros((1, 1)), v_star=np.ones(1), X=np.ones((5, 1)))
+    p = cli("run", "--problem", str(f))
+    assert p.returncode == 2 and "argument --problem: W_star must be a square" in p.stderr
+    big = tmp_path / "big.npz"
+    np.savez(big, W_star=np.zeros((3, 3)), v_star=np.ones(3), X=np.zeros((400_000, 3)))
+    p = cli("run", "--problem", str(big), "--memory-budget", "10")
+    assert p.returncode == 2 and "more than the memory budget" in p.stderr and "big.npz" in p.stderr

@@ -73,7 +73,7 @@ def test_bring_your_own_arrays_and_npz(tmp_path):
     (dict(W_star=np.zeros((3, 3)), v_star=np.ones(4), X=np.ones((5, 3))), "v_star must be an array of shape 3"),
     (dict(W_star=np.zeros((3, 3)), v_star=np.ones(3), X=np.ones((5, 2))), "X must be an array of shape any x 3"),
     (dict(W_star=np.full((3, 3), np.nan), v_star=np.ones(3), X=np.ones((5, 3))), "W_star must hold finite"),
-    (dict(W_star=np.zeros((1, 1)), v_star=np.ones(1), X=np.ones((5, 1))), r"d must be an integer in \[2, 200\]"),
+    (dict(W_star=np.zeros((1, 1)), v_star=np.ones(1), X=np.ones((5, 1))), r"d an integer in \[2, 200\]"),
 ])
 def test_bring_your_own_validation(args, match):
     with pytest.raises(ValueError, match=match):
