@@ -83,8 +83,9 @@ ETA_SIGMA_MIN_RTOL = 0.05   # eta's relative sensitivity to sigma_min^2 is 1/(ka
 def theory_eta(X: np.ndarray, S: np.ndarray) -> float:
     """eta = 2 / (sigma_min^2 + sigma_max^2) of B/sqrt(n) (the proof of eq. (4)).
 
-    Exact for d <= 40 (dense spectrum); above, sigma_min^2 is taken to 5%, which
-    moves eta by at most 0.05/(kappa + 1) (kappa > d here), and sigma_max exactly.
+    Exact while the spectrum is dense (d <= 50, budget.DENSE_SPECTRUM_MAX_COLS); above,
+    sigma_min^2 is taken to 5%, which moves eta by at most 0.05/(kappa + 1)
+    (kappa > d here), and sigma_max exactly.
     """
     lo, hi = extreme_singular_values(X, S, rtol=ETA_SIGMA_MIN_RTOL)
     if hi == 0:   # B = 0: the gradient vanishes whatever the step; GD stops at a fixed point

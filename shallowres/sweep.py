@@ -96,12 +96,17 @@ MAX_AXIS = 10_000          # values on one grid axis
 MAX_RUNS = 1_000_000       # trials x grid cells in one sweep (the task list is held in memory)
 
 
+def check_axis_length(name: str, values) -> None:
+    """Refuse an axis of more than MAX_AXIS values before it is materialized (a range is lazy)."""
+    if hasattr(values, "__len__") and len(values) > MAX_AXIS:
+        raise ValueError(f"{name} must be a list of at most {MAX_AXIS:,} values; got {len(values):,}")
+
+
 def _axis(name: str, values, numeric: bool = True) -> tuple:
     """A grid axis: a non-empty list of allowed values (sorted and unique if numeric)."""
     if isinstance(values, str | numbers.Number):
         values = (values,)
-    if hasattr(values, "__len__") and len(values) > MAX_AXIS:
-        raise ValueError(f"{name} must be a list of at most {MAX_AXIS:,} values; got {len(values):,}")
+    check_axis_length(name, values)
     try:
         values = tuple(values)
     except TypeError:

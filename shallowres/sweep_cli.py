@@ -15,7 +15,7 @@ import threading
 import time
 
 from .executors import EXECUTORS
-from .sweep import MAX_AXIS, PAPER_N, SWEEP_ETA, SweepResult, SweepSpec, run_sweep
+from .sweep import PAPER_N, SWEEP_ETA, SweepResult, SweepSpec, check_axis_length, run_sweep
 
 GRID_FLAGS = ("d", "n", "gamma", "noise", "trials", "alg", "init")
 
@@ -27,22 +27,16 @@ def parse_list(name: str, text: str, kind=float, ranges: bool = False) -> tuple:
                      + (" or a range start:stop:step" if ranges else "") + f"; got {text!r}")
     text = text.strip()
     try:
-        if ranges and ":" in text:
-            parts = [int(p) for p in text.split(":")]
-            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1):
-                raise bad
-            start, stop, step = parts[0], parts[1], parts[2] if len(parts) == 3 else 1
-            if stop < start:
-                raise bad
-            values = range(start, stop + 1, step)
-            if len(values) > MAX_AXIS:
-                raise ValueError(f"{name} must be a list of at most {MAX_AXIS:,} values; got {len(values):,}")
-            return tuple(values)
-        return tuple(kind(p) if kind is not str else p.strip() for p in text.split(",") if p.strip())
-    except ValueError as e:
-        if "at most" in str(e):
-            raise
+        if not (ranges and ":" in text):
+            return tuple(kind(p) if kind is not str else p.strip() for p in text.split(",") if p.strip())
+        parts = [int(p) for p in text.split(":")]
+    except ValueError:
         raise bad from None
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] < 1) or parts[1] < parts[0]:
+        raise bad
+    values = range(parts[0], parts[1] + 1, parts[2] if len(parts) == 3 else 1)
+    check_axis_length(name, values)
+    return tuple(values)
 
 
 def add_sweep_parser(sub) -> argparse.ArgumentParser:
