@@ -215,9 +215,6 @@ def am(problem: Problem, W0=None, **kw) -> Iterator[IterRecord]:
     return iterate(problem, "am", W0, **kw)
 
 
-STOP_REASONS = ("converged", "fixed_point", "max_iters", "diverged", "stopped")
-
-
 class Monitor:
     """Decides, record by record, whether a run should stop, and says why.
 
