@@ -105,3 +105,33 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 def errors(page) -> list[str]:
     """Texts of exception or error elements on the page."""
     return [e.inner_text() for e in page.query_selector_all(ERROR_SELECTOR)]
+
+
+# JavaScript run in the page: one entry per live chart (Train page): a persistent id stamped on
+# its Plotly DOM node (a replaced node gets a new one), whether it is on screen, the number of
+# points of each trace, and the last x of the first trace of each algorithm.
+CHARTS_JS = """() => [...document.querySelectorAll('.sr-live-grid .js-plotly-plot')].map(e => {
+  if (!e.__probe) e.__probe = Math.random().toString(36).slice(2);
+  const r = e.getBoundingClientRect();
+  const op = parseFloat(getComputedStyle(e).opacity) * parseFloat(getComputedStyle(e.parentElement).opacity);
+  const data = e.data || [];
+  const last = {};
+  for (const t of data) {
+    if (t.legendgroup && !(t.legendgroup in last) && t.x && t.x.length) last[t.legendgroup] = t.x[t.x.length - 1];
+  }
+  return {id: e.__probe, visible: r.width > 0 && r.height > 0 && r.top < innerHeight && op > 0.5,
+          points: data.map(t => (t.x && t.type !== 'heatmap') ? t.x.length : 0), last};
+})"""
+
+
+def charts(page) -> list[dict]:
+    """The Train page's live charts as the browser shows them now (see CHARTS_JS)."""
+    return page.evaluate(CHARTS_JS)
+
+
+def status_iterations(page) -> dict[str, int]:
+    """Iteration numbers the status line names, per algorithm ("GD · iteration 1,234 · ...")."""
+    import re
+
+    text = " ".join(page.locator("[data-testid='stMarkdownContainer']").all_inner_texts())
+    return {alg.lower(): int(n.replace(",", "")) for alg, n in re.findall(r"\b(GD|AM) · iteration ([\d,]+)", text)}

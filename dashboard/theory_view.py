@@ -15,8 +15,8 @@ import streamlit as st
 from shallowres import Theory, empirical, empirical_ratio, run, theory
 from shallowres.budget import DENSE_SPECTRUM_MAX_COLS
 
+from .runs import build_problem, check_fits
 from .state import MEMORY_BUDGET
-from .stream import build_problem, check_fits
 
 FLOPS_PER_SECOND = 5e9      # a rough rate for NumPy on a shared core
 SLOW_SECONDS = 15.0         # above this estimate the page asks before computing
