@@ -359,7 +359,6 @@ def main() -> None:
     widgets.assumptions_panel(settings)
     st.session_state.setdefault(FEED, Feed())
     st.session_state.setdefault(VIEW, {"mode": "live"})
-    st.session_state[FEED].reset()        # a full page run: send the charts everything once
     pressed = buttons()
     act(settings, pressed)
     job: RunJob | None = st.session_state.get(JOB)

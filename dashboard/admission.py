@@ -198,6 +198,41 @@ def tune_malloc(mmap_threshold: int = 1 * MB) -> bool:
         return False
 
 
+class CallJob:
+    """A one-shot computation (a page's cached theory or sweep computation) run as a job:
+    ``fn()`` runs in one slice on a worker thread, under a cancel check, so it waits for
+    memory and CPU like a run does. See :meth:`Controller.call`."""
+
+    def __init__(self, fn: Callable[[], object], session_id: str, nbytes: int, seconds: float = 1.0):
+        self.fn, self.session_id, self.bytes, self.seconds = fn, session_id, int(nbytes), seconds
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self.cancel = threading.Event()
+
+    def run_slice(self, deadline: float) -> Slice:
+        from shallowres.interrupt import cancellable
+
+        try:
+            with cancellable(self.cancel.is_set):
+                self.result = self.fn()
+        except BaseException as e:        # handed to the waiting page (Cancelled included)
+            self.error = e
+        self.finished.set()
+        return "done"
+
+    def release(self) -> None:
+        self.fn = None            # the result stays with the waiting page
+
+    def cut(self, reason: str) -> None:
+        self.cancel.set()
+        self.error = self.error or RuntimeError(f"stopped by the server: {reason}")
+        self.finished.set()
+
+    def estimate_seconds(self) -> float:
+        return self.seconds
+
+
 class Controller:
     """Admission control and fair scheduling for one server process (see the module doc).
 
@@ -245,6 +280,26 @@ class Controller:
             tk.wants_cpu, tk.idle_since, tk.dead_since = True, None, None
             self._admit()
             self._cond.notify_all()
+
+    def call(self, fn: Callable[[], object], *, session_id: str, nbytes: int, seconds: float = 1.0,
+             poll: Callable[[Place], None] | None = None):
+        """Run ``fn()`` as a job (waiting for memory and a CPU slot like any run) and return its
+        result; re-raise its exception. ``poll(place)`` is called about every 0.2 s while it
+        waits or computes (a page shows the queue there; an exception it raises, such as
+        Streamlit's rerun, cancels the computation). Raises :class:`Refused` if it can never fit."""
+        job = CallJob(fn, session_id, nbytes, seconds)
+        self.submit(job)
+        try:
+            while not job.finished.wait(0.2):
+                if poll is not None:
+                    poll(self.place(job))
+        except BaseException:
+            job.cancel.set()
+            self.forget(job)
+            raise
+        if job.error is not None:
+            raise job.error
+        return job.result
 
     def withdraw(self, job: Job) -> None:
         """``job`` wants no CPU for now (stopped or paused): it leaves the queue, or keeps its

@@ -47,10 +47,13 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
 
 
 @contextlib.contextmanager
-def serve(script: str = "app.py", port: int | None = None, log: Path | None = None) -> Iterator[str]:
+def serve(script: str = "app.py", port: int | None = None, log: Path | None = None,
+          env: dict | None = None) -> Iterator[str]:
     """``streamlit run <script>`` headless on a free loopback port; yields its base URL.
 
-    Extra ``streamlit run`` flags come from $DEVSERVER_EXTRA (e.g. "--logger.level debug").
+    Extra ``streamlit run`` flags come from $DEVSERVER_EXTRA (e.g. "--logger.level debug");
+    ``env`` adds environment variables (e.g. SHALLOWRES_MEMORY_MB). The server's process id
+    is ``server_pid(url)``.
     """
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
@@ -58,13 +61,15 @@ def serve(script: str = "app.py", port: int | None = None, log: Path | None = No
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            *os.environ.get("DEVSERVER_EXTRA", "").split()]
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
+    _PIDS[url] = proc.pid
     try:
         wait_healthy(url, proc)
         yield url
     finally:
+        _PIDS.pop(url, None)
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -73,6 +78,25 @@ def serve(script: str = "app.py", port: int | None = None, log: Path | None = No
             proc.wait()
         if log:
             out.close()
+
+
+_PIDS: dict[str, int] = {}
+
+
+def server_pid(url: str) -> int:
+    """Process id of the server ``serve`` started at ``url``."""
+    return _PIDS[url]
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(resident, peak resident) size of a process in MB, from /proc (Linux)."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
 
 
 def chromium_path() -> str:

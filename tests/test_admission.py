@@ -250,3 +250,38 @@ def test_limits_from_env_and_secrets():
     assert Limits.from_env(env={}).workers == available_cpus() >= 1
     with pytest.raises(ValueError, match="SHALLOWRES_MEMORY_MB must be a positive number; got 'lots'"):
         Limits.from_env(env={"SHALLOWRES_MEMORY_MB": "lots"})
+
+
+def test_call_runs_a_page_computation_as_a_job_and_cancels_it_when_the_page_goes():
+    from shallowres.interrupt import checkpoint
+
+    ctl = Controller(Limits(memory=100 * MB, workers=1), start=True)
+    try:
+        assert ctl.call(lambda: 6 * 7, session_id="s", nbytes=10 * MB) == 42
+        with pytest.raises(ZeroDivisionError):
+            ctl.call(lambda: 1 / 0, session_id="s", nbytes=10 * MB)
+        with pytest.raises(Refused):
+            ctl.call(lambda: 0, session_id="s", nbytes=200 * MB)
+        spins = []
+
+        def forever():
+            while True:
+                spins.append(1)
+                checkpoint()          # where the page's cancel is heard
+                time.sleep(0.01)
+
+        class PageGone(Exception):
+            pass
+
+        def poll(place):
+            if spins:
+                raise PageGone
+
+        with pytest.raises(PageGone):
+            ctl.call(forever, session_id="s", nbytes=10 * MB, poll=poll)
+        deadline = time.monotonic() + 5
+        while ctl.stats().computing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ctl.stats().computing == 0 and ctl.stats().memory_held == 0
+    finally:
+        ctl.close()
