@@ -24,7 +24,8 @@ from dashboard.runs import ALGS, NAMES, RunJob, largest_n
 st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide")
 
 JOB, FEED, PINS, VIEW = "job", "live_feed", "pins", "view"
-TICK = 0.25             # seconds between live updates while a run computes or replays
+TICK = 0.25             # seconds between live updates while a run computes or replays ...
+MAX_TICK = 2.0          # ... slower when many sessions compute at once (each update costs the server ~5 ms)
 SLOW_SECONDS = 15.0     # slow motion: the iterations unfold over this long (log-paced)
 REPLAY_SPEEDS = {"5 s": 5.0, "10 s": 10.0, "20 s": 20.0, "40 s": 40.0}
 MAX_PINS = 3
@@ -302,6 +303,11 @@ def act(settings: dict, pressed: dict) -> None:
                          icon=":material/block:")
 
 
+def tick_seconds() -> float:
+    """Four live updates a second while at most four sessions compute; fewer as more do."""
+    return min(MAX_TICK, TICK * max(1, math.ceil(server.controller().busy() / 4)))
+
+
 def budgets(job: RunJob) -> list[int]:
     return [job.settings["gd_iters"] if a == "gd" else job.settings["am_iters"] for a in job.runs]
 
@@ -367,7 +373,7 @@ def main() -> None:
                 "Press **Run** to start one with the new settings.", icon=":material/info:")
     view = st.session_state[VIEW]
     moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
-    tick = TICK if moving else None
+    tick = tick_seconds() if moving else None
     st.session_state["was_moving"] = moving
     st.fragment(run_every=tick)(live_view)(settings)
     if job is not None and not moving:

@@ -345,6 +345,11 @@ class Controller:
             work += sum(t.job.estimate_seconds() for t in self._queue[:ahead])
             return Place("queued", ahead, work / self.limits.workers)
 
+    def busy(self) -> int:
+        """Jobs that want CPU now (queued or admitted and not paused)."""
+        with self._cond:
+            return sum(t.wants_cpu for t in self._tickets.values())
+
     def usage(self, session_id: str) -> float:
         """Compute seconds the session used over the last minute."""
         with self._cond:

@@ -1,11 +1,12 @@
-"""Screenshots of every dashboard page after a run, for the README.
+"""Screenshots of every dashboard page after a run, and of the Train page mid-run, for the README.
 
     python scripts/screenshots.py [--sizes 1280x800,1920x1080] [--out docs/screenshots]
 
 Starts ``streamlit run app.py`` on a free loopback port, opens each page in headless
 Chromium (Debian's), presses Run where there is one, waits for the charts, and saves
-``train.png``, ``theory.png`` (and ``phase.png`` if pages/2_Phase_transition.py exists)
-at the first size; other sizes get a ``-WxH`` suffix.
+``train.png``, ``train-midrun.png`` (slow motion, 4 s after Run), ``theory.png`` (and
+``phase.png`` if pages/2_Phase_transition.py exists) at the first size; other sizes get a
+``-WxH`` suffix.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ sys.path.insert(0, str(ROOT))
 
 from dashboard.devserver import chromium, errors, serve, wait_idle  # noqa: E402
 
-PAGES = [("train", "", True), ("theory", "Theory", False)]
+PAGES = [("train", "", True), ("train-midrun", "?slow=true", True), ("theory", "Theory", False)]
+LIVE = ".sr-live-grid .js-plotly-plot"          # the Train page's live charts
+DONE = "[data-testid='stDownloadButton']"       # ... drawn once its run has ended
 if (ROOT / "pages" / "2_Phase_transition.py").exists():
     PAGES.append(("phase", "Phase_transition", True))
 
@@ -33,9 +36,15 @@ def shoot(browser, url: str, name: str, path: str, press_run: bool, size: tuple[
         button = page.get_by_role("button", name="Run", exact=False).first
         button.click()
         page.wait_for_timeout(500)
-        wait_idle(page, timeout=300_000)
-    page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=60_000)
-    page.wait_for_timeout(1500)          # let Plotly finish its layout
+        if name == "train-midrun":
+            page.wait_for_timeout(3500)
+        elif name == "train":
+            page.wait_for_selector(DONE, timeout=300_000)
+        else:
+            wait_idle(page, timeout=300_000)
+    page.wait_for_selector(LIVE if name.startswith("train") else "[data-testid='stPlotlyChart']", timeout=60_000)
+    if name != "train-midrun":
+        page.wait_for_timeout(1500)          # let Plotly finish its layout
     bad = errors(page)
     if bad:
         print(f"{name}: error elements on the page: {bad}", file=sys.stderr)
