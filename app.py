@@ -13,7 +13,6 @@ import math
 import time
 
 import streamlit as st
-from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from dashboard import export, figures, server, state, widgets
 from dashboard.admission import Refused
@@ -53,9 +52,9 @@ def cursor(view: dict, now: float) -> int | None:
     return pace(now - view["start"], view["duration"], view["T"], view["logx"])
 
 
-def start_replay(duration: float, T: int, log_x: bool) -> dict:
-    return {"mode": "timed", "playing": True, "start": time.monotonic(), "duration": duration, "T": T,
-            "logx": log_x, "t": 0, "epoch": time.monotonic_ns()}
+def start_replay(duration: float, T: int, log_x: bool, kind: str = "replay") -> dict:
+    return {"mode": "timed", "kind": kind, "playing": True, "start": time.monotonic(), "duration": duration,
+            "T": T, "logx": log_x, "t": 0, "epoch": time.monotonic_ns()}
 
 
 # ----- status line --------------------------------------------------------------------
@@ -76,28 +75,32 @@ def waiting_words(job: RunJob) -> str | None:
     return None
 
 
-def status_lines(job: RunJob, snaps: dict, replaying: bool) -> str:
-    """One line per algorithm, describing exactly what the charts show."""
+def status_lines(job: RunJob | None, snaps: dict, view: dict) -> list[list[str]]:
+    """One line per algorithm, [name, text], describing exactly what the charts show: the
+    component draws it together with the charts, so the two never disagree."""
+    if job is None:
+        return []
     st_ = job.status()
+    paced = view["mode"] == "timed"
     lines = []
     for alg, (t, _rel, seconds, reason, _message) in st_.algs.items():
         snap = snaps.get(alg)
         if snap is None:
-            lines.append(f"**{NAMES[alg]}** · waiting to start")
+            lines.append([NAMES[alg], "waiting to start"])
             continue
-        line = f"**{NAMES[alg]}** · iteration {snap.T:,} · relative error {snap.head['rel_err']:.2e}"
-        if replaying:
-            line += f" · replay (the run ended at iteration {t:,})"
+        text = f"iteration {snap.T:,} · relative error {snap.head['rel_err']:.2e}"
+        if paced and snap.T < t:
+            text += f" · {view.get('kind', 'replay')} (computed up to iteration {t:,})"
         elif reason is not None:
-            line += f" · {seconds:.2f} s · {SHORT.get(reason, reason)}"
+            text += f" · {seconds:.2f} s · {SHORT.get(reason, reason)}"
         elif st_.phase == "running":
-            line += f" · {seconds:.2f} s · running"
+            text += f" · {seconds:.2f} s · running"
         elif st_.phase == "paused":
-            line += f" · {seconds:.2f} s · stopped at iteration {t:,}: {st_.why}"
+            text += f" · {seconds:.2f} s · stopped at iteration {t:,}: {st_.why}"
         elif st_.phase == "failed":
-            line += f" · {st_.why}"
-        lines.append(line)
-    return "  \n".join(lines)
+            text += f" · {st_.why}"
+        lines.append([NAMES[alg], text])
+    return lines
 
 
 def final_boxes(job: RunJob) -> None:
@@ -162,15 +165,6 @@ def chart_payload(job: RunJob | None, settings: dict, upto: int | None, gen: str
 def live_view(settings: dict) -> None:
     """Status, charts and replay controls; reruns on its own while something moves."""
     job: RunJob | None = st.session_state.get(JOB)
-    try:
-        _live_view(job, settings)
-    except StopException:          # the top bar's Stop: stop the run too, so the status stays true
-        if job is not None and job.stop("you pressed the page's Stop button"):
-            server.controller().withdraw(job)
-        raise
-
-
-def _live_view(job: RunJob | None, settings: dict) -> None:
     view = st.session_state[VIEW]
     computing = job is not None and job.active      # read once: a run ending meanwhile shows next tick
     upto = cursor(view, time.monotonic())
@@ -183,6 +177,7 @@ def _live_view(job: RunJob | None, settings: dict) -> None:
     moving = computing or (view["mode"] == "timed" and view["playing"])
     payload, snaps = chart_payload(job, settings, upto, gen)
     payload["final"] = not moving
+    payload["status"] = status_lines(job, snaps, view)
     with status:
         if job is None:
             st.info("Press **Run** to train, or **Step** to go one iteration at a time.", icon=":material/play_arrow:")
@@ -190,7 +185,6 @@ def _live_view(job: RunJob | None, settings: dict) -> None:
             waiting = waiting_words(job) if computing else None
             if waiting:
                 st.markdown(waiting)
-            st.markdown(status_lines(job, snaps, replaying=view["mode"] == "timed" and not computing))
     live_charts(payload, key="live_charts", on_resync=st.session_state[FEED].reset)
     if settings["logx"]:
         st.caption("On a log iteration axis t = 0 is not drawn (untick *Log-scale iteration axis* to see it). "
@@ -291,7 +285,7 @@ def act(settings: dict, pressed: dict) -> None:
                 return
         fresh = all(len(r.history) == 0 for r in job.runs.values())
         if settings["slow"] and pressed["run"] and fresh:       # slow motion: a paced view of the live run
-            st.session_state[VIEW] = start_replay(SLOW_SECONDS, max(budgets(job)), settings["logx"])
+            st.session_state[VIEW] = start_replay(SLOW_SECONDS, max(budgets(job)), settings["logx"], "slow motion")
         elif pressed["run"]:
             st.session_state[VIEW] = {"mode": "live"}
         if job.request("run" if pressed["run"] else "step"):

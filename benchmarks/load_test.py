@@ -140,12 +140,12 @@ def scenario(browser, url: str, name: str, timeout: float) -> list[Session]:
                 s.first = now
             if s.page.locator(DONE).count():
                 s.done = now
-                texts = " ".join(s.page.locator("[data-testid='stMarkdownContainer']").all_inner_texts())
+                texts = s.page.locator("body").inner_text()
                 s.outcome = ("refused" if "too big" in texts else "stopped" if "stopped" in texts else "finished")
         time.sleep(0.2)
     for s in sessions:
         if s.done is None:
-            texts = " ".join(s.page.locator("[data-testid='stMarkdownContainer']").all_inner_texts())
+            texts = s.page.locator("body").inner_text()
             s.outcome = "queued" if "Waiting for room" in texts else "running"
     return sessions
 

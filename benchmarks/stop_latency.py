@@ -40,7 +40,7 @@ def click(page, label: str) -> float:
 def settled(page, alg: str) -> tuple[int | None, int | None, bool]:
     last = charts(page)
     drawn = last[0]["last"].get(alg) if last else None
-    text = page.locator("[data-testid='stMarkdownContainer']", has_text=" · iteration").all_inner_texts()
+    text = page.locator(".sr-status").all_inner_texts()
     return drawn, status_iterations(page).get(alg), any("stopped at iteration" in t for t in text)
 
 

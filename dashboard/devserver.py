@@ -157,5 +157,5 @@ def status_iterations(page) -> dict[str, int]:
     """Iteration numbers the status line names, per algorithm ("GD · iteration 1,234 · ...")."""
     import re
 
-    text = " ".join(page.locator("[data-testid='stMarkdownContainer']").all_inner_texts())
+    text = " ".join(page.locator(".sr-status").all_inner_texts())
     return {alg.lower(): int(n.replace(",", "")) for alg, n in re.findall(r"\b(GD|AM) · iteration ([\d,]+)", text)}

@@ -12,7 +12,7 @@
 // If a payload starts past what this chart has, it asks Python for everything again
 // (the "resync" trigger). One Plotly.js chart per figure is created once and updated
 // with Plotly.react, so charts never blink and zoom survives (uirevision).
-const STATES = (window.__shallowresLive ??= new WeakMap());
+const STATES = (window.__shallowresLive ??= new Map());     // by the element's key: a remount keeps its data
 
 function loadPlotly(urls) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
@@ -62,6 +62,7 @@ function merge(S, data) {
   }
   S.head = data.head || {};
   S.figs = data.figs || [];
+  S.status = data.status || [];
   // What the browser holds, for tests and the load test: the latest iteration per algorithm.
   S.grid.dataset.gen = S.gen || "";
   S.grid.dataset.latest = JSON.stringify(Object.fromEntries(
@@ -110,7 +111,19 @@ function traces(S, fig) {
   });
 }
 
+// The status line: one line per algorithm, drawn with the charts so that both show the same iteration.
+function renderStatus(S) {
+  S.statusBox.replaceChildren(...S.status.map(([name, text]) => {
+    const line = document.createElement("div");
+    const b = document.createElement("b");
+    b.textContent = name;
+    line.append(b, " · " + text);
+    return line;
+  }));
+}
+
 function render(S, Plotly) {
+  renderStatus(S);
   while (S.divs.length < S.figs.length) {
     const div = document.createElement("div");
     div.className = "sr-live-chart";
@@ -127,15 +140,22 @@ function render(S, Plotly) {
 }
 
 export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
+  const { data, key, parentElement, setTriggerValue } = component;
   if (!data) return;
-  let S = STATES.get(parentElement);
+  let S = STATES.get(key);
+  if (S && S.parent !== parentElement) {           // remounted: move the charts into the new element
+    parentElement.append(S.statusBox, S.grid);
+    S.parent = parentElement;
+  }
   if (!S) {
+    const statusBox = document.createElement("div");
+    statusBox.className = "sr-status";
     const grid = document.createElement("div");
     grid.className = "sr-live-grid";
-    parentElement.appendChild(grid);
-    S = { gen: null, series: {}, widths: {}, head: {}, figs: [], divs: [], grid, timer: null, asked: null };
-    STATES.set(parentElement, S);
+    parentElement.append(statusBox, grid);
+    S = { gen: null, series: {}, widths: {}, head: {}, figs: [], divs: [], status: [], grid, statusBox,
+          timer: null, asked: null, parent: parentElement };
+    STATES.set(key, S);
   }
   S.grid.style.setProperty("--sr-columns", String(data.columns || 2));
   if (!merge(S, data)) {
@@ -156,8 +176,11 @@ const MIN_GAP = 200;
 const MAX_GAP = 800;
 function schedule(S, urls, final) {
   // A load test opens dozens of sessions on one machine, where real students each have their
-  // own: it sets this flag so that its browsers receive and merge everything but draw nothing.
-  if (window.localStorage && window.localStorage.getItem("shallowres.noDraw") === "1") return;
+  // own: it sets this flag so that its browsers receive and merge everything but draw no chart.
+  if (window.localStorage && window.localStorage.getItem("shallowres.noDraw") === "1") {
+    renderStatus(S);
+    return;
+  }
   if (S.timer && final) {
     clearTimeout(S.timer);
     S.timer = null;

@@ -34,8 +34,11 @@ CSS = """
                gap: 0.25rem 1.5rem; width: 100%;}
 @media (max-width: 900px) {.sr-live-grid {grid-template-columns: minmax(0, 1fr);}}
 .sr-live-chart {min-width: 0;}
+.sr-status {font-size: 1rem; line-height: 1.6; min-height: 1.6em; margin-bottom: 0.4rem;
+            color: var(--st-text-color, #31333F);}
 """
-OVERLAP = 1.5       # seconds: each payload repeats what was sent this long ago and later
+OVERLAP = 5.0       # seconds: each payload repeats what was sent this long ago and later (a loaded
+                    # browser may draw only every few seconds, merging the payloads in between)
 log = logging.getLogger("shallowres.live_chart")
 
 

@@ -86,6 +86,11 @@ def series(p: dict, name: str) -> np.ndarray:
     return a.reshape(-1, s["width"]) if s["width"] > 1 else a
 
 
+def status(at: AppTest) -> str:
+    """The status line the live component draws above the charts."""
+    return "\n".join(f"{name} · {text}" for name, text in payload(at)["status"])
+
+
 def settle(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
     """Rerun the page (as its live fragment would) until the run stops computing."""
     deadline = time.monotonic() + timeout
@@ -142,7 +147,7 @@ def test_step_advances_exactly_one_iteration():
     assert [int(series(payload(at), f"{a}.t")[-1]) for a in ("gd", "am")] == [1, 1]
     settle(click(at, "step_btn"))
     assert {a: r.t for a, r in at.session_state["job"].runs.items()} == {"gd": 2, "am": 2}
-    assert "GD** · iteration 2 ·" in texts(at, "markdown") and not at.exception
+    assert "GD · iteration 2 ·" in status(at) and not at.exception
 
 
 def test_double_run_step_during_run_and_run_during_step_are_safe():
@@ -161,8 +166,8 @@ def test_double_run_step_during_run_and_run_during_step_are_safe():
     click(at, "run_btn")                                # Run right after Step: runs on to the end
     click(at, "stop_btn")
     settle(at)
-    status = texts(at, "markdown")
-    assert f"iteration {job.runs['gd'].t:,} ·" in status and "stopped at" in status
+    said = status(at)
+    assert f"iteration {job.runs['gd'].t:,} ·" in said and "stopped at" in said
     assert not at.exception and not at.error
 
 
@@ -209,7 +214,7 @@ def test_replay_and_scrubber_show_the_run_up_to_t():
     at.slider(key="replay_t").set_value(2).run()
     p = payload(at)
     assert p["head"]["gd"]["t"] == 2 and p["head"]["am"]["t"] == 2 and series(p, "gd.t")[-1] <= 2
-    assert "replay" in texts(at, "markdown")
+    assert "replay (computed up to iteration" in status(at)
     click(at, "replay_btn")                               # plays from t = 0
     assert at.session_state["view"]["playing"] and at.session_state["view"]["T"] == T
     assert not at.exception
