@@ -181,7 +181,7 @@ def asymptotic_rate(rel_err: np.ndarray, flips: np.ndarray | None = None,
         return 0.0, f"landed on W* at t = {t} (relative error {e[t]:.1e})"
     k = min(max(1, int(math.ceil(tail * (len(e) - 1)))), len(e) - 1)
     f = e[-k:] / e[-k - 1:-1]
-    return float(np.exp(np.mean(np.log(f)))), f"geometric mean of the last {k} step{'s' if k > 1 else ''}"
+    return float(np.exp(np.mean(np.log(f)))), ("the last step" if k == 1 else f"geometric mean of the last {k} steps")
 
 
 def iterations_to_eps(rel_err: np.ndarray, eps: float) -> int | None:

@@ -130,3 +130,32 @@ def rho3_population(W: np.ndarray, W_star: np.ndarray) -> tuple[float, float]:
     U, U_star = W + np.eye(d), W_star + np.eye(d)
     m = np.array([mismatch_energy(U[:, q], U_star[:, q]) for q in range(d)])
     return float(np.sqrt(m).sum() / err), float(math.sqrt(m.sum()) / err)
+
+
+def rho_am_identity_start(W_star: np.ndarray, v: np.ndarray) -> float:
+    """The paper's rho_AM (5) at the identity start W^0 = 0 as n -> infinity:
+    kappa_inf rho3_inf / sigma_max,inf, all at U = I (scale-free)."""
+    d = W_star.shape[0]
+    lo, hi = population_spectrum(np.eye(d), v)
+    r3, _ = rho3_population(np.zeros((d, d)), W_star)
+    return (hi / lo) * r3 / math.sqrt(hi)
+
+
+def gamma_threshold(W_star: np.ndarray, v: np.ndarray, target: float = 1.0, iters: int = 60) -> float:
+    """Largest gamma with rho_AM(5) < target at the identity start as n -> infinity, for the
+    teacher's direction W*/||W*||_F (bisection; rho_AM grows with gamma, like sqrt(gamma) while
+    gamma is small). Since rho_GD = ((kappa - 1) + 2 rho_AM)/(kappa + 1), rho_GD < 1 exactly when
+    rho_AM < 1: this is the largest gamma for which the paper's bounds can hold at any n.
+    Raises ValueError if W* = 0 (no direction) or d > 50."""
+    norm = float(np.linalg.norm(W_star))
+    if norm == 0:
+        raise ValueError("W_star must be nonzero: the threshold is along its direction; got W* = 0")
+    D = W_star / norm
+    f = lambda g: rho_am_identity_start(g * D, v) - target  # noqa: E731
+    lo, hi = 0.0, 1e-6
+    while f(hi) < 0 and hi < 1e6:
+        lo, hi = hi, hi * 4
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+    return lo

@@ -45,6 +45,8 @@ class Loss:
     def factor(self) -> float:
         if self.before == 0:
             return math.inf if self.after > 0 else 1.0
+        if math.isinf(self.before):
+            return 1.0 if math.isinf(self.after) else 0.0
         return self.after / self.before
 
 

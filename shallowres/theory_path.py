@@ -22,8 +22,8 @@ W^0, so (4) can be exceeded late in a run.
 
 Cost: the spectra dominate. ``spectrum_path.SpectrumTracker`` caches them by activation
 pattern and updates B^T B by the rows whose masks changed; ``max_spectra`` caps how many
-iterates get a spectrum (t = 0, log-spaced iterates, and the last one; others are NaN,
-verdict "not evaluated").
+iterates get a spectrum (the first 3/4 of them, then log-spaced, and the last one; others
+are NaN, verdict "not evaluated").
 """
 from __future__ import annotations
 
@@ -144,14 +144,16 @@ class TheoryPath:
 
 
 def planned_iterates(iters: int, max_spectra: int | None) -> set[int] | None:
-    """Iterates that get a spectrum: all (None) when iters + 1 <= max_spectra, else t = 0 and
-    max_spectra - 2 log-spaced iterates (the last one is added when the run ends)."""
+    """Iterates that get a spectrum: all (None) when iters + 1 <= max_spectra; else every t below
+    K = 3/4 max_spectra (a run that stops early is covered whole) and the remaining quarter
+    log-spaced from K to iters (the last iterate of the run is added when it ends)."""
     if max_spectra is None or iters + 1 <= max_spectra:
         return None
     if max_spectra < 2:
         raise ValueError(f"max_spectra must be an integer >= 2; got {max_spectra}")
-    grid = np.unique(np.round(np.geomspace(1, iters, max(max_spectra - 2, 1))).astype(int))
-    return {0, *grid.tolist()}
+    k = max(1, (3 * max_spectra) // 4)
+    tail = np.unique(np.round(np.geomspace(k, iters, max(max_spectra - k - 1, 1))).astype(int))
+    return set(range(k)) | set(tail.tolist())
 
 
 class PathRecorder:
