@@ -22,8 +22,7 @@ W^0, so (4) can be exceeded late in a run.
 
 Cost: the spectra dominate. ``spectrum_path.SpectrumTracker`` caches them by activation
 pattern and updates B^T B by the rows whose masks changed; ``max_spectra`` caps how many
-iterates get a spectrum (the first 3/4 of them, then log-spaced, and the last one; others
-are NaN, verdict "not evaluated").
+spectra are computed (:class:`SpectraBudget`; skipped iterates are NaN, verdict "not evaluated").
 """
 from __future__ import annotations
 
@@ -143,17 +142,26 @@ class TheoryPath:
         return out
 
 
-def planned_iterates(iters: int, max_spectra: int | None) -> set[int] | None:
-    """Iterates that get a spectrum: all (None) when iters + 1 <= max_spectra; else every t below
-    K = 3/4 max_spectra (a run that stops early is covered whole) and the remaining quarter
-    log-spaced from K to iters (the last iterate of the run is added when it ends)."""
-    if max_spectra is None or iters + 1 <= max_spectra:
-        return None
-    if max_spectra < 2:
-        raise ValueError(f"max_spectra must be an integer >= 2; got {max_spectra}")
-    k = max(1, (3 * max_spectra) // 4)
-    tail = np.unique(np.round(np.geomspace(k, iters, max(max_spectra - k - 1, 1))).astype(int))
-    return set(range(k)) | set(tail.tolist())
+class SpectraBudget:
+    """Which iterates get a spectrum when at most ``max_spectra`` may be computed for a run of at
+    most ``iters`` steps: an iterate whose activation pattern was seen before always (its spectrum
+    is cached); a new pattern while fewer than 3/4 of the budget are spent (a run that stops early,
+    or whose masks settle, is covered whole); after that, the iterates of a log-spaced grid over
+    [1, iters] with the remaining quarter (the last iterate of the run is added when it ends).
+    ``max_spectra=None``: every iterate."""
+
+    def __init__(self, iters: int, max_spectra: int | None):
+        if max_spectra is not None and max_spectra < 2:
+            raise ValueError(f"max_spectra must be an integer >= 2; got {max_spectra}")
+        self.max_spectra = max_spectra
+        self.unlimited = max_spectra is None or iters + 1 <= max_spectra
+        if not self.unlimited:
+            self.free = (3 * max_spectra) // 4
+            self.grid = set(np.unique(np.round(np.geomspace(1, max(iters, 1), max(max_spectra - self.free - 1, 1)))
+                                      .astype(int)).tolist())
+
+    def wants(self, t: int, cached: bool, computed: int) -> bool:
+        return self.unlimited or cached or t == 0 or computed < self.free or t in self.grid
 
 
 class PathRecorder:
@@ -169,7 +177,7 @@ class PathRecorder:
         self.problem, self.alg, self.resample = problem, check("alg", alg), resample
         self.eta_setting = eta
         self.eta: float | None = None
-        self.plan = planned_iterates(iters or 0, max_spectra) if iters else None
+        self.budget = SpectraBudget(iters or 0, max_spectra if iters else None)
         self.tracker = SpectrumTracker()
         self.rows: dict[str, list] = {k: [] for k in ARRAYS}
         self.evaluated: list[bool] = []
@@ -192,12 +200,11 @@ class PathRecorder:
         t = rec.t
         if t != len(self.evaluated):
             raise ValueError(f"records must come in order t = 0, 1, ...; got t = {t} after {len(self.evaluated)}")
-        want = self.plan is None or t in self.plan
-        self._point(t, rec.W, rec.err, want)
+        self._point(t, rec.W, rec.err, None)
         self._last = (t, rec.W)
         self.seconds += time.perf_counter() - start
 
-    def _point(self, t: int, W: np.ndarray, err: float, want: bool, overwrite: bool = False) -> None:
+    def _point(self, t: int, W: np.ndarray, err: float, want: bool | None, overwrite: bool = False) -> None:
         p = self.problem
         X = self._batch(t)
         n, d = X.shape
@@ -207,7 +214,10 @@ class PathRecorder:
         S = signed_masks(M, v)
         key = pattern_key(self._batch_id, S)
         spec = None
-        if want or key in self.tracker.cache or t == 0:
+        cached = key in self.tracker.cache
+        if want is None:
+            want = self.budget.wants(t, cached, self.tracker.computed)
+        if want or cached:
             spec = self.tracker(X, S, self._batch_id)
         if t == 0 and self.alg == "gd":
             self.eta = _eta_value(self.eta_setting, X, S, *spec)[0]
@@ -245,7 +255,7 @@ class PathRecorder:
             self.evaluated.append(spec is not None)
 
     def finish(self) -> TheoryPath:
-        """The path so far; the last iterate gets its spectrum if the plan skipped it."""
+        """The path so far; the last iterate gets its spectrum if the budget skipped it."""
         if self._last is None:
             raise ValueError("no record was given: run at least the initial point")
         t, W = self._last

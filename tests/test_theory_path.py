@@ -17,7 +17,7 @@ from shallowres.ladder import (
 from shallowres.linear import masks, signed_masks
 from shallowres.proof_loss import proof_losses
 from shallowres.spectrum import extreme_singular_values
-from shallowres.theory_path import EXCEEDED, HOLDS, LANDED, SKIPPED, VACUOUS, path_rung, planned_iterates
+from shallowres.theory_path import EXCEEDED, HOLDS, LANDED, SKIPPED, VACUOUS, SpectraBudget, path_rung
 from tests.reference import B_from_slides
 
 POINT_KEYS = ("sigma_min", "sigma_max", "kappa", "rho3_sum", "rho3_rss", "rho3_norm_of_sum", "rho_gd", "rho_am")
@@ -77,7 +77,7 @@ def test_gd_triangle_terms_rebuild_the_measured_step():
 
 
 @pytest.mark.parametrize("alg", ["gd", "am"])
-@pytest.mark.parametrize("kw", [dict(d=20, n=1700, gamma=2.0), dict(d=8, n=500, gamma=1.0, seed=3),
+@pytest.mark.parametrize("kw", [dict(d=12, n=700, gamma=1.5), dict(d=8, n=500, gamma=1.0, seed=3),
                                 dict(d=5, n=300, gamma=0.5, seed=2, resample=True)])
 def test_tightened_bounds_hold_at_every_step(alg, kw):
     kw = dict(kw)
@@ -106,15 +106,18 @@ def test_bounds_hold_preset_per_step_verdicts():
     assert math.isfinite(rung.t_gd) and rung.t_am == 2 and rung.ratio_eps == rung.t_gd / 2
 
 
-def test_max_spectra_plan_and_skipped_verdicts():
-    assert planned_iterates(100, None) is None and planned_iterates(10, 50) is None
-    plan = planned_iterates(1000, 12)
-    assert set(range(9)) <= plan and 1000 in plan and len(plan) <= 12
+def test_max_spectra_budget_and_skipped_verdicts():
+    assert SpectraBudget(100, None).unlimited and SpectraBudget(10, 50).unlimited
+    b = SpectraBudget(1000, 12)
+    assert b.wants(0, False, 0) and b.wants(500, True, 100)          # t = 0, and cached patterns, always
+    assert b.wants(500, False, 8) and not b.wants(500, False, 9)      # new patterns: 3/4 of the budget
+    assert len(b.grid) <= 12 - 9 and 1000 in b.grid
     with pytest.raises(ValueError, match="max_spectra"):
-        planned_iterates(1000, 1)
+        SpectraBudget(1000, 1)
     p = make_problem(d=6, n=300, gamma=1.0, seed=0)
     res, path = path_run(p, "gd", iters=200, tol=1e-12, eta="0.5x", max_spectra=10)
-    assert path.evaluated[0] and path.evaluated[-1] and path.evaluated.sum() <= 12
+    assert path.evaluated[0] and path.evaluated[-1] and path.spectra_computed <= 11
+    assert path.evaluated.sum() > path.spectra_computed or path.cache_hits == 0
     v = path.verdicts("tight")
     assert np.all((v == SKIPPED) == ~path.evaluated[:-1])
     assert np.isnan(path.sigma_min[~path.evaluated]).all()
