@@ -76,12 +76,18 @@ def steps_figure(path: TheoryPath, start_rate: float, local_rate: float | None, 
     stuck = active & ~landed & ~(g > 0)
     ok = active & ~landed & (g > 0)
     promised = {k: _promise(path.bound(k)) for k in ("paper", "tight")}
-    finite = [v[np.isfinite(v)] for v in (g[ok], *promised.values())]
-    extra = [v for v in (_promise(np.array([start_rate]))[0],
-                         _promise(np.array([local_rate]))[0] if local_rate is not None else np.nan)
-             if np.isfinite(v)]
-    vals = np.concatenate([*finite, np.array(extra)]) if any(len(v) for v in finite) or extra else np.array([1.0])
-    lo, hi = float(np.min(vals)) / 3, float(np.max(vals)) * 3
+    # the y-range follows the measured steps and the constant rates; a bound promising far fewer
+    # digits (a factor within 1e-4 of 1, say) runs off the bottom instead of squashing the chart
+    anchors = np.concatenate([g[ok], [v for v in (_promise(np.array([start_rate]))[0],
+                                                  _promise(np.array([local_rate]))[0] if local_rate is not None
+                                                  else np.nan) if np.isfinite(v)]])
+    tops = np.concatenate([anchors, *[v[np.isfinite(v)] for v in promised.values()]])
+    if len(anchors):
+        lo, hi = float(np.min(anchors)) / 3, float(np.max(tops)) * 3
+    elif len(tops):
+        lo, hi = float(np.min(tops)) / 3, float(np.max(tops)) * 3
+    else:
+        lo, hi = 0.01, 10.0
     data = []
     ym = np.where(ok, g, np.nan)
     data.append(line(x, ym, f"{NAMES[alg]} measured", COLORS[alg]))

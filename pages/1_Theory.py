@@ -153,7 +153,7 @@ def verdict_banner(th, meas: dict) -> None:
 
 # ----- every step against its bound -------------------------------------------------------------------
 
-def _counts(path, kind: str) -> str:
+def _counts(path, kind: str | float) -> str:
     c = path.verdict_counts(kind)
     parts = [f"{c['holds']} hold", f"{c['holds (bound >= 1)']} hold only because the bound is ≥ 1",
              f"**{c['exceeded']} exceeded**" if c["exceeded"] else "0 exceeded"]
@@ -182,7 +182,8 @@ def per_step_section(th, meas: dict) -> None:
                                        (f"{eq} at W⁰", [start]),
                                        ("the local model", [local if local is not None else 0.0]))
                   if not np.any(np.asarray(b) < 1)]
-        _md(col.markdown, f"{len(path.factor):,} steps. {eq} at each Wᵗ: {_counts(path, 'paper')}.  \n"
+        _md(col.markdown, f"{len(path.factor):,} steps. The theorem's form, {eq} at W⁰ for every step: "
+            f"{_counts(path, start)}.  \n{eq} at each Wᵗ: {_counts(path, 'paper')}.  \n"
             f"Tightened bound at each Wᵗ: {_counts(path, 'tight')}."
             + (f"  \nNo line for {', '.join(silent)}: ≥ 1 at every step, so it promises nothing." if silent else ""))
     _md(st.caption, "Digits gained per step: log₁₀(‖Wᵗ − W*‖ / ‖Wᵗ⁺¹ − W*‖); 1 means the error shrank tenfold. "

@@ -103,9 +103,12 @@ class TheoryPath:
         name = {"paper": "rho_", "tight": "rho_"}[kind] + self.alg + ("_tight" if kind == "tight" else "")
         return getattr(self, name)[:-1]
 
-    def verdicts(self, kind: str = "tight") -> np.ndarray:
-        """Per step, an index into VERDICTS: measured factor_t against the bound at W^t."""
-        b, e = self.bound(kind), self.err[:-1]
+    def verdicts(self, kind: str | float = "tight") -> np.ndarray:
+        """Per step, an index into VERDICTS: measured factor_t against the bound at W^t (``kind``
+        "paper" or "tight"), or against one rate for every step (a number: the theorem's form,
+        e.g. rho_GD at W^0)."""
+        e = self.err[:-1]
+        b = np.full(len(e), float(kind)) if not isinstance(kind, str) else self.bound(kind)
         floor = FLOOR * self.scale
         nxt = np.where(self.err[1:] <= floor, 0.0, self.err[1:])    # a step onto W* lands at round-off
         out = np.full(len(e), SKIPPED, dtype=np.int8)
@@ -121,7 +124,7 @@ class TheoryPath:
         out[landed] = LANDED
         return out
 
-    def verdict_counts(self, kind: str = "tight") -> dict[str, int]:
+    def verdict_counts(self, kind: str | float = "tight") -> dict[str, int]:
         v = self.verdicts(kind)
         return {name: int(np.count_nonzero(v == i)) for i, name in enumerate(VERDICTS)}
 

@@ -97,6 +97,8 @@ def test_bounds_hold_preset_per_step_verdicts():
     _, gd = path_run(p, "gd", tol=1e-12)
     _, am = path_run(p, "am", tol=1e-12)
     assert set(am.verdicts("paper")) <= {HOLDS, LANDED}
+    th = theory(p)
+    assert set(gd.verdicts(th.rho_gd)) == {HOLDS} and set(am.verdicts(th.rho_am)) <= {HOLDS, LANDED}
     assert set(gd.verdicts("tight")) == {HOLDS} and set(am.verdicts("tight")) <= {HOLDS, LANDED}
     over = gd.verdicts("paper") == EXCEEDED
     assert over.any()
