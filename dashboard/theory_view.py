@@ -100,7 +100,7 @@ def predicted(settings: Mapping) -> Theory:
                       resample=settings["resample"], eps=settings["eps"], eta=settings["eta"])
 
 
-@st.cache_data(max_entries=16, show_spinner="Running GD and AM to ε, with the theory at every iterate …")
+@st.cache_data(max_entries=8, show_spinner="Running GD and AM to ε, with the theory at every iterate …")
 def _measured(d, n, gamma, noise, seed, init, delta, resample, eta, gd_iters, am_iters, eps, spectra) -> dict:
     problem = build_problem(dict(d=d, n=n, gamma=gamma, noise=noise, seed=seed))
     out = {}

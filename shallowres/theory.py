@@ -50,6 +50,7 @@ from .population import kappa_population, population_spectrum, rho3_population
 from .problem import Problem, initial_point
 from .solvers import parse_eta, plan_run, theory_eta
 from .spectrum import extreme_singular_values
+from .threads import blas_limit
 from .validation import GB, check
 
 __all__ = ["Rho3", "Theory", "theory", "rho3_at", "rho3_forms", "E_sum", "iterations_to", "lemma1_terms",
@@ -317,6 +318,14 @@ def theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "identi
     first batch; the population values need d <= 50 (None above, with a reason).
     Raises ValueError for bad parameters, MemoryBudgetError past ``memory_budget``.
     """
+    with blas_limit(problem.n, problem.d):     # small problems: one BLAS thread (threads.py)
+        return _theory(problem, W, init=init, delta=delta, eps=eps, resample=resample, eta=eta,
+                       memory_budget=memory_budget)
+
+
+def _theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "identity",
+            delta: float = 0.8, eps: float = 1e-8, resample: bool = False, eta="theory",
+            memory_budget: int = GB) -> Theory:
     delta, eps = check("delta", delta), check("eps", eps)
     memory_budget = check("memory_budget", memory_budget)
     d, n = problem.d, problem.n

@@ -39,6 +39,7 @@ from .problem import Problem
 from .solvers import DEFAULT_ITERS, IterRecord, RunResult, plan_run, run
 from .spectrum_path import SpectrumTracker, pattern_key
 from .theory import _eta_value, _paper_rates, gd_linear_rate
+from .threads import blas_limit
 from .validation import GB, check, check_memory
 
 VERDICTS = ("holds", "holds (bound >= 1)", "exceeded", "landed", "not evaluated")
@@ -203,7 +204,8 @@ class PathRecorder:
         t = rec.t
         if t != len(self.evaluated):
             raise ValueError(f"records must come in order t = 0, 1, ...; got t = {t} after {len(self.evaluated)}")
-        self._point(t, rec.W, rec.err, None)
+        with blas_limit(self.problem.n, self.problem.d):    # small problems: one thread (threads.py)
+            self._point(t, rec.W, rec.err, None)
         self._last = (t, rec.W)
         self.seconds += time.perf_counter() - start
 
@@ -264,7 +266,8 @@ class PathRecorder:
         t, W = self._last
         if not self.evaluated[t]:
             start = time.perf_counter()
-            self._point(t, W, self.rows["err"][t], True, overwrite=True)
+            with blas_limit(self.problem.n, self.problem.d):
+                self._point(t, W, self.rows["err"][t], True, overwrite=True)
             self.seconds += time.perf_counter() - start
         arrays = {k: np.array(v, dtype=float) for k, v in self.rows.items()}
         return TheoryPath(alg=self.alg, eta=self.eta, scale=self.problem.scale, noise=self.problem.noise,
