@@ -17,15 +17,14 @@ import numpy as np
 import streamlit as st
 
 from shallowres import Theory, initial_point, make_problem, path_run, theory
-from shallowres.budget import DENSE_SPECTRUM_MAX_COLS, spectrum_bytes
+from shallowres.budget import DENSE_SPECTRUM_MAX_COLS
 from shallowres.ladder import measured_rung
 from shallowres.linear import add_normal_rows, masks, signed_masks
 from shallowres.population import kappa_population
-from shallowres.theory_path import path_bytes, path_rung
-from shallowres.validation import check_memory
+from shallowres.theory_path import check_path_run, path_rung
 
 from .state import MEMORY_BUDGET
-from .stream import build_problem, check_fits
+from .stream import build_problem
 
 FLOPS_PER_SECOND = 5e9      # a rough rate for NumPy on a shared core
 EIG_SECONDS_PER_M3 = 1.2e-10   # eigvalsh of an m x m matrix, one core (measured: m = 400..2500)
@@ -80,11 +79,10 @@ def seconds_estimate(settings: Mapping) -> float:
 
 
 def check(settings: Mapping) -> None:
-    """Raise MemoryBudgetError if a run, or a run with its per-iterate theory, would pass the budget."""
-    check_fits({**settings, "alg": "both"})
-    iters = max(settings["gd_iters"], settings["am_iters"])
-    check_memory(path_bytes(settings["n"], settings["d"], iters) + spectrum_bytes(settings["n"], settings["d"]),
-                 MEMORY_BUDGET, f"the per-iterate theory with n = {settings['n']}, d = {settings['d']}")
+    """Raise MemoryBudgetError if either run with its per-iterate theory would pass the budget."""
+    for alg in ("gd", "am"):
+        check_path_run(settings["n"], settings["d"], alg, settings[f"{alg}_iters"], resample=settings["resample"],
+                       memory_budget=MEMORY_BUDGET)
 
 
 @st.cache_data(max_entries=32, show_spinner="Computing the spectra of B/√n at W⁰ and W* …")

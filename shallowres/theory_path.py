@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .budget import spectrum_bytes
+from .budget import run_bytes, spectrum_bytes
 from .ladder import FLOOR, Rung, count_ratio, first_below, log_rate_ratio
 from .linear import B_rmatvec, gram_apply, masks, signed_masks
 from .problem import Problem
@@ -300,6 +300,16 @@ def path_bytes(n: int, d: int, iters: int) -> int:
     return spectrum_bytes(n, d) + 8 * 3 * n * d + 8 * (len(ARRAYS) + 2) * (iters + 1)
 
 
+def check_path_run(n: int, d: int, alg: str, iters: int, *, resample: bool = False, am_solver: str = "auto",
+                   memory_budget: int = GB) -> None:
+    """Refuse (MemoryBudgetError, before anything is allocated) a run plus its per-iterate theory
+    that would pass ``memory_budget``; ValueError for a bad parameter."""
+    path = plan_run(n, d, alg, iters=iters, resample=resample, am_solver=am_solver, memory_budget=memory_budget)
+    need = run_bytes(n, d, alg, path, iters, False, resample) + path_bytes(n, d, iters)
+    check_memory(need, memory_budget, f"{iters} iterations of {alg.upper()} with n = {n}, d = {d} and the theory "
+                                      "at every iterate")
+
+
 def path_run(problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *, init: str = "identity",
              delta: float = 0.8, eta="theory", resample: bool = False, iters: int | None = None,
              tol: float = 1e-8, am_solver: str = "auto", memory_budget: int = GB,
@@ -312,10 +322,8 @@ def path_run(problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
     alg = check("alg", alg)
     memory_budget = check("memory_budget", memory_budget)
     steps = check("iters", iters) if iters is not None else DEFAULT_ITERS[alg]
-    plan_run(problem.n, problem.d, alg, iters=steps, resample=resample, am_solver=am_solver,
-             memory_budget=memory_budget)
-    check_memory(path_bytes(problem.n, problem.d, steps), memory_budget,
-                 f"the per-iterate theory of {steps} iterations with n = {problem.n}, d = {problem.d}")
+    check_path_run(problem.n, problem.d, alg, steps, resample=resample, am_solver=am_solver,
+                   memory_budget=memory_budget)
     recorder = PathRecorder(problem, alg, eta=eta, resample=resample, iters=steps, max_spectra=max_spectra)
     res = run(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample, iters=steps, tol=tol,
               am_solver=am_solver, memory_budget=memory_budget, callback=recorder)

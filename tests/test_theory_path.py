@@ -195,3 +195,12 @@ def test_eta_of_the_path_is_the_solvers():
     assert path.eta == 0.7 * theory_eta(p.X, S)
     lo, hi = extreme_singular_values(p.X, S)
     assert path.eta == pytest.approx(0.7 * 2 / (lo * lo + hi * hi), rel=1e-12)
+
+
+def test_path_run_refuses_past_the_memory_budget():
+    from shallowres import MemoryBudgetError
+    from shallowres.validation import MB
+
+    p = make_problem(d=30, n=2000, gamma=1.0, seed=0)
+    with pytest.raises(MemoryBudgetError, match="theory at every iterate"):
+        path_run(p, "gd", iters=10, memory_budget=60 * MB)     # the run alone needs ~47 MB, with theory ~92
