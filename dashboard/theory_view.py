@@ -20,7 +20,7 @@ from shallowres import Theory, initial_point, make_problem, path_run, theory
 from shallowres.budget import DENSE_SPECTRUM_MAX_COLS
 from shallowres.ladder import measured_rung
 from shallowres.linear import add_normal_rows, masks, signed_masks
-from shallowres.population import kappa_population
+from shallowres.population import gamma_threshold, kappa_population, rho_am_identity_start
 from shallowres.theory_path import check_path_run, path_rung
 
 from .state import MEMORY_BUDGET
@@ -152,6 +152,20 @@ def kappa_curve(settings: Mapping) -> dict | None:
     Gaussian samples from the settings' seed, and kappa_inf at both (cached). None for d > 30."""
     return _kappa_curve(settings["d"], settings["n"], settings["gamma"], settings["seed"], settings["init"],
                         settings["delta"])
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _gamma_limit(d, gamma, seed) -> tuple[float, float] | None:
+    if gamma == 0 or d * d > DENSE_SPECTRUM_MAX_COLS:
+        return None
+    p = make_problem(d=d, n=2, gamma=gamma, seed=seed, n_test=1)
+    return rho_am_identity_start(p.W_star, p.v_star), gamma_threshold(p.W_star, p.v_star)
+
+
+def gamma_limit(settings: Mapping) -> tuple[float, float] | None:
+    """(rho_AM (5) at the identity start as n -> infinity at this gamma, the largest gamma along
+    this teacher's direction with rho_AM < 1) (cached); None for gamma = 0 or d > 50."""
+    return _gamma_limit(settings["d"], settings["gamma"], settings["seed"])
 
 
 # ----- words and numbers for the page ----------------------------------------------------

@@ -12,10 +12,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard import state, theory_figures, theory_view, widgets
-from dashboard.stream import build_problem
 from dashboard.theory_view import md, num, pretty
 from shallowres.ladder import FLOOR
-from shallowres.population import gamma_threshold, rho_am_identity_start
 from shallowres.proof_loss import proof_losses
 from shallowres.threads import single_threaded_blas
 
@@ -276,9 +274,10 @@ def tiny_section(th, settings: dict) -> None:
     d = settings["d"]
     if settings["init"] != "identity" or th.gamma == 0 or th.kappa_inf is None:
         return
-    p = build_problem({**settings, "n": 2})
-    g_max = gamma_threshold(p.W_star, p.v_star)
-    r_am = rho_am_identity_start(p.W_star, p.v_star)
+    limit = theory_view.gamma_limit(settings)
+    if limit is None:
+        return
+    r_am, g_max = limit
     _md(st.markdown, f"**Why the settings where the bounds hold are tiny.** ρ_GD = ((κ − 1) + 2ρ_AM)/(κ + 1) is "
         "below 1 exactly when ρ_AM = κρ₃/σ_max is, and ρ_AM is large: κ stays near 3(d + 1) = "
         f"{3 * (d + 1)} however many samples, and ρ₃ at the identity start grows like √γ while γ is small. With "

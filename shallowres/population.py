@@ -132,17 +132,19 @@ def rho3_population(W: np.ndarray, W_star: np.ndarray) -> tuple[float, float]:
     return float(np.sqrt(m).sum() / err), float(math.sqrt(m.sum()) / err)
 
 
-def rho_am_identity_start(W_star: np.ndarray, v: np.ndarray) -> float:
+def rho_am_identity_start(W_star: np.ndarray, v: np.ndarray,
+                          spectrum: tuple[float, float] | None = None) -> float:
     """The paper's rho_AM (5) at the identity start W^0 = 0 as n -> infinity:
-    kappa_inf rho3_inf / sigma_max,inf, all at U = I (scale-free)."""
+    kappa_inf rho3_inf / sigma_max,inf, all at U = I (scale-free). ``spectrum``: the
+    (lambda_min, lambda_max) of K at U = I if already known (it does not depend on W*)."""
     d = W_star.shape[0]
-    lo, hi = population_spectrum(np.eye(d), v)
+    lo, hi = spectrum if spectrum is not None else population_spectrum(np.eye(d), v)
     r3, _ = rho3_population(np.zeros((d, d)), W_star)
     return (hi / lo) * r3 / math.sqrt(hi)
 
 
 def gamma_threshold(W_star: np.ndarray, v: np.ndarray, target: float = 1.0, iters: int = 60) -> float:
-    """Largest gamma with rho_AM(5) < target at the identity start as n -> infinity, for the
+    """Largest gamma with rho_AM (5) < target at the identity start as n -> infinity, for the
     teacher's direction W*/||W*||_F (bisection; rho_AM grows with gamma, like sqrt(gamma) while
     gamma is small). Since rho_GD = ((kappa - 1) + 2 rho_AM)/(kappa + 1), rho_GD < 1 exactly when
     rho_AM < 1: this is the largest gamma for which the paper's bounds can hold at any n.
@@ -151,7 +153,8 @@ def gamma_threshold(W_star: np.ndarray, v: np.ndarray, target: float = 1.0, iter
     if norm == 0:
         raise ValueError("W_star must be nonzero: the threshold is along its direction; got W* = 0")
     D = W_star / norm
-    f = lambda g: rho_am_identity_start(g * D, v) - target  # noqa: E731
+    spectrum = population_spectrum(np.eye(W_star.shape[0]), v)
+    f = lambda g: rho_am_identity_start(g * D, v, spectrum) - target  # noqa: E731
     lo, hi = 0.0, 1e-6
     while f(hi) < 0 and hi < 1e6:
         lo, hi = hi, hi * 4

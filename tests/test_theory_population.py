@@ -114,3 +114,21 @@ def test_population_needs_d_at_most_50():
     th = theory(make_problem(d=51, n=2700, gamma=1.0, seed=0))
     d = th.as_dict()
     assert d["kappa_inf"] is None and "d <= 50" in d["kappa_inf_reason"]
+
+
+def test_gamma_threshold_is_where_rho_am_crosses_one():
+    """The largest gamma with the paper's rho_AM < 1 at the identity start as n -> infinity:
+    tiny at d = 20 (below the paper's gamma = 2 by three decades), larger than the Bounds hold
+    preset's 0.01 at d = 2; rho_AM there agrees with theory()'s population value."""
+    from shallowres.population import gamma_threshold, rho_am_identity_start
+
+    for d, gamma in ((2, 0.01), (20, 2.0)):
+        p = make_problem(d=d, n=4000 if d == 2 else 1700, gamma=gamma, seed=0)
+        g = gamma_threshold(p.W_star, p.v_star)
+        D = p.W_star / np.linalg.norm(p.W_star)
+        assert rho_am_identity_start(g * D, p.v_star) == pytest.approx(1.0, rel=1e-6)
+        assert rho_am_identity_start(0.9 * g * D, p.v_star) < 1 < rho_am_identity_start(1.1 * g * D, p.v_star)
+        assert rho_am_identity_start(p.W_star, p.v_star) == pytest.approx(theory(p).rho_am_inf, rel=1e-9)
+        assert (g > gamma) == (d == 2)
+    with pytest.raises(ValueError, match="W_star must be nonzero"):
+        gamma_threshold(np.zeros((3, 3)), np.ones(3))
