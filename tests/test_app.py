@@ -290,16 +290,59 @@ def test_theory_page_default_shows_finite_kappa_and_vacuous():
     assert not at.exception
     th = theory(make_problem(), eps=1e-2)
     assert np.isfinite(th.kappa)
+    warn = texts(at, "warning")
+    assert "vacuous" in warn and f"κ = {num(th.kappa)}" in warn
+    assert "towards 1" not in warn.replace("not towards 1", "")
     md = texts(at, "markdown")
-    assert f"κ = {num(th.kappa)}" in md
-    assert "vacuous" in md and "vacuous" in texts(at, "warning")
     assert "| Assumption 1 | γ ≤ δ√d/(1 + δ) | 2 vs 1.988 | :red[:material/cancel: no] |" in md
-    assert len(at.get("plotly_chart")) == 3          # two contraction charts, singular values
-    for spec in specs(at)[:2]:
-        assert spec["layout"]["yaxis"]["type"] == "log"
-        names = [t["name"] for t in spec["data"]]
-        assert any("measured" in n for n in names) and any("bound" in n for n in names)
-    assert len(at.latex) >= 8
+    assert "(d) measured" in md and "(c) local model" in md
+    charts = specs(at)
+    assert len(charts) == 6          # T ratio vs eps, two per-step charts, kappa_t, rho_3 forms, kappa vs n
+    for spec in charts:
+        assert spec["layout"]["yaxis"]["type"] == "log", spec["layout"]["yaxis"]["title"]
+        assert spec["layout"]["xaxis"]["title"]["text"] and spec["layout"]["yaxis"]["title"]["text"]
+        assert "_F" not in json.dumps(spec["layout"])
+    assert len(at.latex) >= 4
+
+
+def test_theory_page_units_corollary_1_in_lemma_units():
+    """Issue 9: rho_3 compared with Corollary 1 after the sqrt(n) rescaling; the sum form is above,
+    the root-sum-square form Lemma 2 bounds is below."""
+    at = app("pages/1_Theory.py").run()
+    th = theory(make_problem(), eps=1e-2)
+    md = texts(at, "markdown")
+    assert f"| {num(th.rho3_sum)} | {num(th.rho3_unit_scale)} | :orange[above] |" in md
+    assert f"| {num(th.rho3_rss)} | {num(th.rho3_rss_unit_scale)} | :green[below] |" in md
+    assert f"κ<sub>∞</sub> = {num(th.kappa_inf)}" in md and "no number of samples makes them < 1" in md
+
+
+def test_bounds_hold_preset_on_the_theory_page():
+    at = app("pages/1_Theory.py").run()
+    labels = [b.label for b in at.button]
+    at.button(key=f"preset_{labels.index('Bounds hold')}").click().run()
+    assert not at.exception
+    assert at.query_params["d"] == "2" and at.query_params["n"] == "4000" and at.query_params["gamma"] == "0.01"
+    th = theory(make_problem(d=2, n=4000, gamma=0.01, seed=0), eps=1e-8)
+    ok = texts(at, "success")
+    assert "below 1" in ok and f"**{num(th.t_ratio_pred)}**" in ok
+    md = texts(at, "markdown")
+    assert md.count("Tightened bound at each W") == 2 and "0 exceeded" in md
+    assert "lands exactly on W" in md            # the one sentence on AM's finite termination
+    assert not at.warning
+
+
+def test_theory_page_edge_cases_say_the_right_words():
+    at = app("pages/1_Theory.py", d="2", n="40", gamma="0.01", eps="1e-8").run()   # rho_3 = 0 at W^0
+    assert not at.exception and not at.warning
+    ok = texts(at, "success")
+    assert "below 1" in ok and "lands on W" in ok and "vacuous" not in ok
+    at = app("pages/1_Theory.py", gamma="0").run()                               # W^0 = W*
+    assert not at.exception and "nothing to learn" in texts(at, "info")
+    md = texts(at, "markdown")
+    assert "| (d) measured | nothing: the runs on this problem | — | — | 0 | 0 |" in md
+    assert "∞" not in md.split("(d) measured")[1].split("\n")[0]                 # no rate, not "infinity"
+    at = app("pages/1_Theory.py", d="10", n="50").run()                           # kappa infinite
+    assert not at.exception and "κ is infinite" in texts(at, "warning")
 
 
 def test_theory_page_deep_link_and_shared_settings():
@@ -307,7 +350,7 @@ def test_theory_page_deep_link_and_shared_settings():
     assert not at.exception and not at.warning or "vacuous" in texts(at, "warning")
     th = theory(make_problem(d=8, n=400, gamma=0.5, seed=2), eps=1e-3)
     md = texts(at, "markdown")
-    assert "d = 8 · n = 400" in md and f"κ = {num(th.kappa)}" in md
+    assert "d = 8 · n = 400" in md and f"{num(th.kappa)} at W⁰" in texts(at, "caption")
     assert at.text_input(key="w_eps").value == "0.001"
 
 
@@ -316,7 +359,7 @@ def test_train_settings_carry_over_to_theory_page():
     at.slider(key="w_gamma").set_value(0.5).run()
     at.switch_page("pages/1_Theory.py").run()
     assert not at.exception
-    assert "γ = ‖W*‖_F = 0.5" in texts(at, "markdown")
+    assert "γ = ‖W\\*‖<sub>F</sub> = 0.5" in texts(at, "markdown")
     assert at.query_params["gamma"] == "0.5" and at.query_params["d"] == "6"
 
 
