@@ -26,6 +26,11 @@ def _secrets() -> dict:
         return {}
 
 
+def has_runtime() -> bool:
+    """True inside a Streamlit server (AppTest and plain Python have none)."""
+    return exists()
+
+
 def is_alive(session_id: str) -> bool:
     """True while the browser session is connected (or when there is no runtime: tests)."""
     return not exists() or get_instance().is_active_session(session_id)

@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from shallowres import Theory, initial_point, make_problem, path_run, theory
-from shallowres.budget import DENSE_SPECTRUM_MAX_COLS
+from shallowres.budget import DENSE_SPECTRUM_MAX_COLS, run_bytes
 from shallowres.ladder import measured_rung
 from shallowres.linear import add_normal_rows, masks, signed_masks
 from shallowres.population import gamma_threshold, kappa_population, rho_am_identity_start
@@ -78,6 +78,31 @@ def seconds_estimate(settings: Mapping) -> float:
     return 3 * one + gd + am + path + curve
 
 
+def page_bytes(settings: Mapping) -> int:
+    """Memory one of the page's computations may hold: the larger run with its per-iterate
+    theory (the per-run guard caps it), reserved with the server's admission controller."""
+    from shallowres.solvers import plan_run
+    from shallowres.theory_path import path_bytes
+
+    n, d, most = settings["n"], settings["d"], 0
+    for alg in ("gd", "am"):
+        iters = settings[f"{alg}_iters"]
+        path = plan_run(n, d, alg, iters=iters, resample=settings["resample"], memory_budget=MEMORY_BUDGET)
+        most = max(most, run_bytes(n, d, alg, path, iters, False, settings["resample"]) + path_bytes(n, d, iters))
+    return min(most, MEMORY_BUDGET)
+
+
+def on_server(fn, settings: Mapping):
+    """Run ``fn()`` through the server's admission controller (it waits for memory and a CPU
+    slot like a Train-page run) when a Streamlit server runs the page; directly otherwise."""
+    from . import server
+
+    if not server.has_runtime():
+        return fn()
+    return server.controller().call(fn, session_id=server.session_id(), nbytes=page_bytes(settings),
+                                    seconds=seconds_estimate(settings))
+
+
 def check(settings: Mapping) -> None:
     """Raise MemoryBudgetError if either run with its per-iterate theory would pass the budget."""
     for alg in ("gd", "am"):
@@ -85,21 +110,33 @@ def check(settings: Mapping) -> None:
                        memory_budget=MEMORY_BUDGET)
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing the spectra of B/√n at W⁰ and W* …")
-def _predicted(d, n, gamma, noise, seed, init, delta, resample, eps, eta) -> Theory:
-    problem = build_problem(dict(d=d, n=n, gamma=gamma, noise=noise, seed=seed))
-    return theory(problem, init=init, delta=delta, eps=eps, resample=resample, eta=eta,
-                  memory_budget=MEMORY_BUDGET)
+WAIT = " (or waiting for room on the shared server)"
+
+
+@st.cache_data(max_entries=32, ttl=3600, show_spinner="Computing the spectra of B/√n at W⁰ and W* …" + WAIT)
+def _predicted(d, n, gamma, noise, seed, init, delta, resample, eps, eta, _settings) -> Theory:
+    def compute():
+        problem = build_problem(dict(d=d, n=n, gamma=gamma, noise=noise, seed=seed))
+        return theory(problem, init=init, delta=delta, eps=eps, resample=resample, eta=eta,
+                      memory_budget=MEMORY_BUDGET)
+    return on_server(compute, _settings)
 
 
 def predicted(settings: Mapping) -> Theory:
     """Theory quantities and the ladder's rungs (a)-(c) at W^0 for ``settings`` (cached)."""
     return _predicted(**_problem_key(settings), init=settings["init"], delta=settings["delta"],
-                      resample=settings["resample"], eps=settings["eps"], eta=settings["eta"])
+                      resample=settings["resample"], eps=settings["eps"], eta=settings["eta"], _settings=settings)
 
 
-@st.cache_data(max_entries=8, show_spinner="Running GD and AM to ε, with the theory at every iterate …")
-def _measured(d, n, gamma, noise, seed, init, delta, resample, eta, gd_iters, am_iters, eps, spectra) -> dict:
+@st.cache_data(max_entries=8, ttl=3600, show_spinner="Running GD and AM to ε, with the theory at every iterate …"
+               + WAIT)
+def _measured(d, n, gamma, noise, seed, init, delta, resample, eta, gd_iters, am_iters, eps, spectra,
+              _settings) -> dict:
+    return on_server(lambda: _measure(d, n, gamma, noise, seed, init, delta, resample, eta, gd_iters, am_iters,
+                                      eps, spectra), _settings)
+
+
+def _measure(d, n, gamma, noise, seed, init, delta, resample, eta, gd_iters, am_iters, eps, spectra) -> dict:
     problem = build_problem(dict(d=d, n=n, gamma=gamma, noise=noise, seed=seed))
     out = {}
     for alg, iters in (("gd", gd_iters), ("am", am_iters)):
@@ -118,11 +155,16 @@ def measured(settings: Mapping) -> dict:
     """Both algorithms run to ``eps`` on the settings' problem, with per-iterate theory (cached)."""
     return _measured(**_problem_key(settings), init=settings["init"], delta=settings["delta"],
                      resample=settings["resample"], eta=settings["eta"], gd_iters=settings["gd_iters"],
-                     am_iters=settings["am_iters"], eps=settings["eps"], spectra=max_spectra(settings))
+                     am_iters=settings["am_iters"], eps=settings["eps"], spectra=max_spectra(settings),
+                     _settings=settings)
 
 
-@st.cache_data(max_entries=16, show_spinner="Measuring κ for growing n …")
-def _kappa_curve(d, n, gamma, seed, init, delta) -> dict | None:
+@st.cache_data(max_entries=16, ttl=3600, show_spinner="Measuring κ for growing n …" + WAIT)
+def _kappa_curve(d, n, gamma, seed, init, delta, _settings) -> dict | None:
+    return on_server(lambda: _curve(d, n, gamma, seed, init, delta), _settings)
+
+
+def _curve(d, n, gamma, seed, init, delta) -> dict | None:
     n_max = curve_n_max(d, n)
     if n_max is None:
         return None
@@ -151,10 +193,10 @@ def kappa_curve(settings: Mapping) -> dict | None:
     """kappa(B/sqrt(n)) at W^0 (``start``) and at W* (``star``) for a grid of n (``n``), on nested
     Gaussian samples from the settings' seed, and kappa_inf at both (cached). None for d > 30."""
     return _kappa_curve(settings["d"], settings["n"], settings["gamma"], settings["seed"], settings["init"],
-                        settings["delta"])
+                        settings["delta"], _settings=settings)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
 def _gamma_limit(d, gamma, seed) -> tuple[float, float] | None:
     if gamma == 0 or d * d > DENSE_SPECTRUM_MAX_COLS:
         return None

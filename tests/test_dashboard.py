@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
 
 from dashboard import export, figures, state  # noqa: E402
 from dashboard.history import LINE_DENSITY, grid_upto, snapshot  # noqa: E402
-from dashboard.live_chart import Feed  # noqa: E402
+from dashboard.live_chart import OVERLAP, Feed  # noqa: E402
 from dashboard.runs import RunJob, largest_n  # noqa: E402
 from dashboard.state import FIELDS, defaults, encode, normalize_eta, parse_query  # noqa: E402
 from shallowres import MemoryBudgetError, make_problem, run  # noqa: E402
@@ -169,10 +169,10 @@ def test_feed_sends_only_recent_rows_and_everything_after_a_reset():
     feed = Feed(clock=lambda: clock[0])
     full = feed.payload("g", {"a.t": np.arange(10)}, {}, [])
     assert full["full"] and full["series"]["a.t"]["base"] == 0
-    clock[0] = 0.5
+    clock[0] = 0.3 * OVERLAP
     p = feed.payload("g", {"a.t": np.arange(15)}, {}, [])
     assert p["series"]["a.t"]["base"] == 0              # nothing sent OVERLAP s ago yet: resend all
-    clock[0] = 3.0
+    clock[0] = 1.5 * OVERLAP
     p = feed.payload("g", {"a.t": np.arange(30)}, {}, [])
     assert p["series"]["a.t"]["base"] == 15 and not p["full"]
     got = np.frombuffer(base64.b64decode(p["series"]["a.t"]["b64"]), dtype="<i4")
