@@ -88,10 +88,23 @@ def theory_eta(X: np.ndarray, S: np.ndarray, method: str = "auto") -> float:
     ``method`` as in :func:`~shallowres.spectrum.extreme_singular_values`: exact with
     the dense spectrum; matrix-free, sigma_min^2 is taken to 5%, which moves eta by
     at most 0.05/(kappa + 1) (kappa > d here), and sigma_max exactly.
+
+    Rank-deficient B (sigma_min = 0: n < d^2, a dead neuron, a zero feature, ...): the
+    formula would give 2/sigma_max^2, exactly the stability edge, where GD's error along the
+    top singular vector flips sign every step and does not shrink (at d = 10, n = 80,
+    gamma = 0.5 the loss hovered at 1.4e-6 after 1000 steps). No step contracts along B's
+    null space, so (4) promises nothing there whatever eta is; GD takes eta = 1/sigma_max^2,
+    the middle of the stable range (0, 2/sigma_max^2): 1 - eta sigma^2 is in [0, 1) for every
+    nonzero singular value, so no direction oscillates, the loss falls monotonically for
+    fixed masks, and sigma_max^2 may grow 2x along the run before the step is too long.
+    (The choice 2/(sigma_+^2 + sigma_max^2) with sigma_+ the smallest nonzero singular value
+    sits within 1/kappa_+ of the edge: it oscillated in the same case.)
     """
     lo, hi = extreme_singular_values(X, S, method=method, rtol=ETA_SIGMA_MIN_RTOL)
     if hi == 0:   # B = 0: the gradient vanishes whatever the step; GD stops at a fixed point
         return 1.0
+    if lo == 0:   # B rank deficient: the middle of the stable range (docstring)
+        return 1.0 / (hi * hi)
     return 2.0 / (lo * lo + hi * hi)
 
 
