@@ -221,16 +221,16 @@ def test_replay_and_scrubber_show_the_run_up_to_t():
 
 
 @pytest.mark.parametrize("query, bad", [
-    ({"d": "abc"}, "d='abc'"),
-    ({"n": "-5"}, "n='-5'"),
-    ({"gamma": "1e9"}, "gamma='1e9'"),
-    ({"delta": "1.5"}, "delta='1.5'"),
-    ({"alg": "sgd"}, "alg='sgd'"),
-    ({"eta": "banana"}, "eta='banana'"),
-    ({"eta": "1000x"}, "eta='1000x'"),
-    ({"tol": "nan"}, "tol='nan'"),
-    ({"resample": "maybe"}, "resample='maybe'"),
-    ({"seed": "1.5"}, "seed='1.5'"),
+    ({"d": "abc"}, "d=`abc`"),
+    ({"n": "-5"}, "n=`-5`"),
+    ({"gamma": "1e9"}, "gamma=`1e9`"),
+    ({"delta": "1.5"}, "delta=`1.5`"),
+    ({"alg": "sgd"}, "alg=`sgd`"),
+    ({"eta": "banana"}, "eta=`banana`"),
+    ({"eta": "1000x"}, "eta=`1000x`"),
+    ({"tol": "nan"}, "tol=`nan`"),
+    ({"resample": "maybe"}, "resample=`maybe`"),
+    ({"seed": "1.5"}, "seed=`1.5`"),
     ({"gama": "2"}, "`gama`"),
 ])
 def test_bad_query_parameter_warns_and_falls_back(query, bad):
@@ -366,7 +366,7 @@ def test_train_settings_carry_over_to_theory_page():
 def test_theory_page_bad_query_and_memory_guard():
     at = app("pages/1_Theory.py", eps="2", n="x").run()
     assert not at.exception
-    assert "eps='2'" in texts(at, "warning") and "n='x'" in texts(at, "warning")
+    assert "eps=`2`" in texts(at, "warning") and "n=`x`" in texts(at, "warning")
     at = app("pages/1_Theory.py", d="100", n="200000").run()
     assert not at.exception and "memory budget" in texts(at, "error")
 
