@@ -230,6 +230,39 @@ def link_warnings(params: Mapping[str, str | list[str]], values: Mapping[str, ob
     return warnings
 
 
+def drop_unreadable_numbers(keys: Iterable[str]) -> None:
+    """Remove from the URL the values of ``keys`` (numbers read by URL-bound controls) that
+    are not finite numbers: Streamlit 1.67's bound number_input raises OverflowError on
+    ``?d=1e309`` (int(inf)) instead of ignoring the value. Call before the controls are
+    drawn, keeping the link for :func:`link_warnings`, which then reports the value.
+
+    Bound controls read the URL as it was when the script started, so the snapshot
+    Streamlit keeps for them is reset to the cleaned URL too (its internal QueryParams
+    method for page changes; without it, only the visible URL is cleaned)."""
+    import streamlit as st
+
+    bad = []
+    for key in keys:
+        if key in st.query_params:
+            try:
+                ok = math.isfinite(float(_last(st.query_params.get_all(key))))
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                bad.append(key)
+    if not bad:
+        return
+    for key in bad:
+        del st.query_params[key]
+    try:
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+
+        with get_session_state().query_params() as qp:
+            qp.set_initial_query_params_from_current()
+    except (ImportError, AttributeError, RuntimeError):
+        pass
+
+
 def warnings_markdown(warnings: list[str]) -> str:
     """The one warning box's text: a title and at most MAX_WARNINGS items (the rest counted)."""
     shown = warnings[:MAX_WARNINGS]

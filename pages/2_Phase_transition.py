@@ -171,6 +171,7 @@ def main() -> None:
     st.html(widgets.CSS)
     st.markdown("## Phase transition: how many samples recover W\\*?")
     raw = {k: st.query_params.get_all(k) for k in st.query_params}
+    state.drop_unreadable_numbers(("d", "gamma", "trials", "gd_iters", "am_iters", "seed"))
     spec, run_on = controls()
     warn_unused_link_values(raw)
     if spec is None:
