@@ -14,7 +14,7 @@ import time
 
 import streamlit as st
 
-from dashboard import export, run_view, server, state, widgets
+from dashboard import copy_code, export, run_view, server, state, widgets
 from dashboard.admission import Refused
 from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
@@ -262,6 +262,14 @@ def downloads(job: RunJob) -> None:
                        width="stretch")
 
 
+def copy_as_code(settings: dict) -> None:
+    """The run as a command line and as a Python snippet (st.code has a copy button)."""
+    with st.expander("Copy as code: reproduce this run from the command line or Python"):
+        st.caption("The same seed gives the same numbers, bit for bit.")
+        st.code("\n".join(copy_code.command_lines(settings)), language="bash")
+        st.code(copy_code.python_snippet(settings), language="python")
+
+
 def explain() -> None:
     with st.expander("What am I looking at?"):
         st.markdown(
@@ -300,6 +308,7 @@ def main() -> None:
         final_boxes(job)
         replay_controls(job, settings)
         downloads(job)
+    copy_as_code(settings)
     explain()
 
 

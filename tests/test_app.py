@@ -384,3 +384,23 @@ def test_theory_page_with_no_active_relu_explains_instead_of_crashing():
     at = app("pages/1_Theory.py", d="2", n="2", seed="48").run()
     assert not at.exception
     assert "B = 0" in " ".join(e.value for e in at.get("markdown")) + texts(at, "warning")
+
+
+def test_copy_as_code_reproduces_the_page_bit_for_bit():
+    import subprocess
+    import sys as _sys
+
+    query = dict(SMALL, eta="0.7x", init="random", noise="0.05", resample="true")
+    at = settle(click(app(**query).run(), "run_btn"))
+    job = at.session_state["job"]
+    page = {a: r.history.last.rel_err for a, r in job.runs.items()}
+    codes = [c.value for c in at.code]
+    lines, snippet = codes[0].splitlines(), codes[1]
+    ns: dict = {}
+    exec(snippet, ns)                                   # the Python snippet
+    assert {a: ns[a].rel_err for a in page} == page
+    for line, alg in zip(lines, ("gd", "am"), strict=True):   # the command lines
+        args = line.split()[3:] + ["--json"]
+        out = subprocess.run([_sys.executable, "-m", "shallowres", *args], capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+        assert json.loads(out.stdout.strip().splitlines()[-1])["rel_err"] == page[alg]
