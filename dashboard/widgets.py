@@ -100,6 +100,13 @@ def _seed_widgets(settings: Mapping, page: str) -> None:
             st.session_state[k] = v
 
 
+def set_settings(**changes) -> None:
+    """Callback: change some settings and their controls (runs before the widgets are drawn)."""
+    settings = {**state.session_settings(), **changes}
+    st.session_state[state.SETTINGS_KEY] = settings
+    st.session_state.update(_widget_values(settings))
+
+
 def apply_preset(name: str) -> None:
     """Callback: load a preset into the controls (runs before the widgets are drawn)."""
     settings = {**state.session_settings(), **PRESETS[name]}
@@ -208,9 +215,12 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
             new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
                                       help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
             new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
-                                      help="A run takes about 15 s: the charts redraw after every AM "
-                                           "iteration and every 1/25 of GD's iterations. Off: as fast as "
-                                           "the solver goes.")
+                                      help="The run unfolds over about 15 s (log-paced on a log axis), "
+                                           "whatever the solver's speed. Off: as fast as the solver goes.")
+            new["present"] = st.checkbox("Presentation mode", settings["present"], key=wkey("present"),
+                                         help="Larger text, lines and charts for a lecture hall; a link with "
+                                              "present=true opens with the sidebar collapsed. Keys: Space run/"
+                                              "pause, → step, S stop, Backspace reset, N new teacher, P pin.")
     state.sync_url(new)
     return new
 
