@@ -10,7 +10,6 @@ and pinned so the next run is drawn over it.
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from urllib.parse import urlencode
 
@@ -243,29 +242,27 @@ def budgets(job: RunJob) -> list[int]:
 
 
 def buttons(job: RunJob | None) -> dict:
-    """The run's controls, with keyboard shortcuts (R is Streamlit's own rerun key, so Reset is Backspace)."""
+    """The run's controls, with keyboard shortcuts (Streamlit keeps R for its own rerun, so Reset is Delete)."""
     running = job is not None and job.active
-    b = st.columns([1, 1, 1, 1, 1, 1.3, 1.5, 1.2])
+    pins = bool(st.session_state.get(PINS))
+    b = st.columns([1.1, 1.1, 1.1, 1.2, 1, 1.3 if pins else 0.01, 1.3])
     pressed = {
         "run": b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
                            help="Run to the end (or continue a stopped run), drawing as it goes."),
-        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch", shortcut="S",
+        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch", shortcut="Esc",
                             help="Stop the run within a second. Changing any setting stops it too."),
         "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch", shortcut="Right",
                             help="One iteration of each algorithm (pauses a running run)."),
         "reset": b[3].button("Reset", icon=":material/restart_alt:", key="reset_btn", width="stretch",
-                             shortcut="Backspace", help="Clear the charts."),
+                             shortcut="Delete", help="Clear the charts."),
         "pin": b[4].button("Pin", icon=":material/push_pin:", key="pin_btn", width="stretch", shortcut="P",
                            help="Keep this run on the charts (thin dashed lines) and compare the next one with it."),
-        "clear_pins": b[5].button("Clear pins", icon=":material/layers_clear:", key="clear_pins_btn",
-                                  width="stretch", help="Remove the pinned runs."),
-        "toggle": b[7].button("Pause" if running else "Play", icon=":material/pause:" if running else
+        "clear_pins": pins and b[5].button("Unpin", icon=":material/layers_clear:", key="clear_pins_btn",
+                                           width="stretch", help="Remove the pinned runs."),
+        "toggle": b[6].button("Pause" if running else "Play", icon=":material/pause:" if running else
                               ":material/play_circle:", key="toggle_btn", width="stretch", shortcut="Space",
-                              help="Run or pause (the space bar)."),
+                              help="Run, or pause a running run (the space bar)."),
     }
-    b[6].button("New teacher", icon=":material/casino:", key="new_teacher_btn", width="stretch", shortcut="N",
-                on_click=widgets.set_settings, kwargs={"seed": int(secrets.randbelow(2**31))},
-                help="A new random seed: a new teacher W*, v* and new data (the URL keeps it).")
     if pressed["toggle"]:
         pressed["stop" if running else "run"] = True
     return pressed

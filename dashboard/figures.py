@@ -96,10 +96,12 @@ def ref(column: str, alg: str, **kw) -> dict:
 
 
 def enlarge(fig: dict, factor: float) -> dict:
-    """The same figure for a lecture hall: every font size, line width, marker size and the
-    height multiplied by ``factor`` (a new dict; ``fig`` is unchanged)."""
+    """The same figure for a lecture hall: every font size, line width, marker size, the
+    height and the margins multiplied by ``factor`` (a new dict; ``fig`` is unchanged)."""
     def walk(x, key=None):
         if isinstance(x, dict):
+            if key == "margin":
+                return {k: v * factor for k, v in x.items()}
             return {k: walk(v, k) for k, v in x.items()}
         if isinstance(x, list):
             return [walk(v) for v in x]

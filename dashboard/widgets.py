@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -181,6 +182,9 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
                                           step=1, key=wkey("seed"),
                                           help="One seed fixes the teacher, the data and the random "
                                                "initialization: the same seed, the same run."))
+        st.button("New random teacher", icon=":material/casino:", key="new_teacher_btn", width="stretch",
+                  shortcut="N", on_click=set_settings, kwargs={"seed": secrets.randbelow(2**31)},
+                  help="A new seed: a new teacher W*, v* and new data (the URL keeps it, so the link reproduces it).")
         st.markdown("### Algorithms")
         new["alg"] = st.radio("Algorithm", list(ALG_LABELS), list(ALG_LABELS).index(settings["alg"]),
                               format_func=ALG_LABELS.get, key=wkey("alg"),
@@ -220,7 +224,7 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
             new["present"] = st.checkbox("Presentation mode", settings["present"], key=wkey("present"),
                                          help="Larger text, lines and charts for a lecture hall; a link with "
                                               "present=true opens with the sidebar collapsed. Keys: Space run/"
-                                              "pause, → step, S stop, Backspace reset, N new teacher, P pin.")
+                                              "pause, → step, Esc stop, Delete reset, P pin, N new teacher.")
     state.sync_url(new)
     return new
 
