@@ -239,10 +239,12 @@ WORKER_NICE = 10     # solver threads yield the CPU to the server's own threads 
 
 
 def lower_priority(nice: int = WORKER_NICE) -> bool:
-    """Give the calling thread a lower CPU priority (Linux schedules threads one by one), so that
+    """Give the calling thread a CPU priority ``nice`` steps lower than the process's (Linux schedules
+    threads one by one), so that
     the web server and the pages' scripts run first when the CPU is short; False where unsupported."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
         return True
     except (AttributeError, OSError):
         return False
