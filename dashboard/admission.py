@@ -240,8 +240,8 @@ WORKER_NICE = 10     # solver threads yield the CPU to the server's own threads 
 
 def lower_priority(nice: int = WORKER_NICE) -> bool:
     """Give the calling thread a CPU priority ``nice`` steps lower than the process's (Linux schedules
-    threads one by one), so that
-    the web server and the pages' scripts run first when the CPU is short; False where unsupported."""
+    threads one by one), so that the web server and the pages' scripts run first when the CPU is
+    short; False where unsupported."""
     try:
         tid = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
