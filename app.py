@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import math
 import time
+from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard import export, figures, server, state, widgets
+from dashboard import copy_code, export, run_view, server, state, widgets
 from dashboard.admission import Refused
 from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
-from dashboard.runs import ALGS, NAMES, RunJob, largest_n
+from dashboard.runs import NAMES, RunJob, largest_n
 
-st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide")
+PRESENTING = st.query_params.get("present", "").lower() in ("1", "true", "yes", "on")
+st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide",
+                   initial_sidebar_state="collapsed" if PRESENTING else "auto")
+PRESENT_CSS = """<style>
+[data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li,
+.sr-status {font-size: 1.3rem !important; line-height: 1.5 !important;}
+[data-testid="stMainBlockContainer"] h3 {font-size: 2.1rem !important;}
+[data-testid="stMainBlockContainer"] button p {font-size: 1.2rem !important;}
+</style>"""
 
 JOB, FEED, PINS, VIEW = "job", "live_feed", "pins", "view"
 TICK = 0.25             # seconds between live updates while a run computes or replays ...
@@ -28,8 +37,6 @@ MAX_TICK = 2.0          # ... slower when many sessions compute at once (each up
 SLOW_SECONDS = 15.0     # slow motion: the iterations unfold over this long (log-paced)
 REPLAY_SPEEDS = {"5 s": 5.0, "10 s": 10.0, "20 s": 20.0, "40 s": 40.0}
 MAX_PINS = 3
-SHORT = {"converged": "converged", "fixed_point": "reached a fixed point", "max_iters": "used every iteration",
-         "diverged": "diverged", "stalled": "stalled (no more progress)"}
 BOXES = {"converged": (st.success, ":material/check_circle:"), "fixed_point": (st.success, ":material/check_circle:"),
          "max_iters": (st.warning, ":material/timer:"), "diverged": (st.error, ":material/error:"),
          "stalled": (st.warning, ":material/trending_flat:")}
@@ -75,34 +82,6 @@ def waiting_words(job: RunJob) -> str | None:
     return None
 
 
-def status_lines(job: RunJob | None, snaps: dict, view: dict) -> list[list[str]]:
-    """One line per algorithm, [name, text], describing exactly what the charts show: the
-    component draws it together with the charts, so the two never disagree."""
-    if job is None:
-        return []
-    st_ = job.status()
-    paced = view["mode"] == "timed"
-    lines = []
-    for alg, (t, _rel, seconds, reason, _message) in st_.algs.items():
-        snap = snaps.get(alg)
-        if snap is None:
-            lines.append([NAMES[alg], "waiting to start"])
-            continue
-        text = f"iteration {snap.T:,} · relative error {snap.head['rel_err']:.2e}"
-        if paced and snap.T < t:
-            text += f" · {view.get('kind', 'replay')} (computed up to iteration {t:,})"
-        elif reason is not None:
-            text += f" · {seconds:.2f} s · {SHORT.get(reason, reason)}"
-        elif st_.phase == "running":
-            text += f" · {seconds:.2f} s · running"
-        elif st_.phase == "paused":
-            text += f" · {seconds:.2f} s · stopped at iteration {t:,}: {st_.why}"
-        elif st_.phase == "failed":
-            text += f" · {st_.why}"
-        lines.append([NAMES[alg], text])
-    return lines
-
-
 def final_boxes(job: RunJob) -> None:
     """At the end: each algorithm's stop reason in words."""
     cols = st.columns(len(job.runs))
@@ -114,50 +93,6 @@ def final_boxes(job: RunJob) -> None:
         with col:
             box(f"**{NAMES[alg]}** · iteration {rec.t:,} · relative error {rec.rel_err:.2e} · "
                 f"{r.seconds:.2f} s  \n{r.message}", icon=icon)
-
-
-# ----- the charts' data ----------------------------------------------------------------
-
-def pin_label(i: int, alg: str, pinned: dict, current: dict) -> str:
-    diff = state.describe_difference(pinned, current)
-    return f"pin {i + 1} · {NAMES[alg]} · {diff or 'same settings'}"
-
-
-def chart_payload(job: RunJob | None, settings: dict, upto: int | None, gen: str) -> tuple[dict, dict]:
-    """(payload for the live charts, snapshots shown per algorithm)."""
-    algs = list(job.runs) if job is not None else list(ALGS[settings["alg"]])
-    snaps, series, head = {}, {}, {}
-    for alg in algs:
-        snap = snapshot(job.runs[alg].history, upto) if job is not None else None
-        if snap is None:
-            continue
-        snaps[alg] = snap
-        for c, v in snap.grid.items():
-            series[f"{alg}.{c}"] = v
-        series[f"{alg}.heat_t"], series[f"{alg}.heat"] = snap.heat_t, snap.heat
-        head[alg] = dict(snap.head, heat_t=snap.T)
-        last = job.runs[alg].history.last_per_neuron
-        if upto is None and last is not None and job.runs[alg].history.last.t == snap.T:
-            head[alg]["heat"] = last.tolist()
-    pins = []
-    for i, pin in enumerate(st.session_state.get(PINS, [])):
-        for alg, snap in pin["snaps"].items():
-            prefix = f"pin{i}.{alg}"
-            series[f"{prefix}.t"], series[f"{prefix}.rel_err"] = snap.grid["t"], snap.grid["rel_err"]
-            series[f"{prefix}.train_loss"] = snap.grid["train_loss"]
-            series[f"{prefix}.flips_teacher"] = snap.grid["flips_teacher"]
-            pins.append((prefix, pin_label(i, alg, pin["settings"], settings)))
-    T = {a: (snaps[a].T if a in snaps else 0) for a in algs}
-    top_flips = max([1.0] + [float(s.grid["flips_teacher"].max()) for s in snaps.values()])
-    top_heat = max([1.0] + [float(s.heat.max()) for s in snaps.values() if s.heat.size])
-    log_x = settings["logx"]
-    figs = [figures.rel_err_spec(algs, T, settings["tol"], log_x, pins),
-            figures.flips_spec(algs, T, top_flips, log_x, pins),
-            figures.loss_spec(algs, T, log_x, pins),
-            figures.heatmap_spec(algs, settings["d"] if job is None else job.d, top_heat)]
-    for f in figs:
-        f["config"] = {"displaylogo": False, "responsive": True}
-    return st.session_state[FEED].payload(gen, series, head, figs), snaps
 
 
 # ----- the live fragment ------------------------------------------------------------------
@@ -175,9 +110,9 @@ def live_view(settings: dict) -> None:
     status = st.container()
     gen = "empty" if job is None else f"{job.token}:{view.get('epoch', 0)}"
     moving = computing or (view["mode"] == "timed" and view["playing"])
-    payload, snaps = chart_payload(job, settings, upto, gen)
-    payload["final"] = not moving
-    payload["status"] = status_lines(job, snaps, view)
+    series, head, figs, snaps = run_view.chart_data(job, settings, upto, st.session_state.get(PINS, []))
+    payload = st.session_state[FEED].payload(gen, series, head, figs, final=not moving,
+                                             status=run_view.status_lines(job, snaps, view))
     with status:
         if job is None:
             st.info("Press **Run** to train, or **Step** to go one iteration at a time.", icon=":material/play_arrow:")
@@ -306,22 +241,30 @@ def budgets(job: RunJob) -> list[int]:
     return [job.settings["gd_iters"] if a == "gd" else job.settings["am_iters"] for a in job.runs]
 
 
-def buttons() -> dict:
-    b = st.columns([1, 1, 1, 1, 1, 1.3, 2.2])
+def buttons(job: RunJob | None) -> dict:
+    """The run's controls, with keyboard shortcuts (Streamlit keeps R for its own rerun, so Reset is Delete)."""
+    running = job is not None and job.active
+    pins = bool(st.session_state.get(PINS))
+    b = st.columns([1.1, 1.1, 1.1, 1.2, 1, 1.3 if pins else 0.01, 1.3])
     pressed = {
         "run": b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
                            help="Run to the end (or continue a stopped run), drawing as it goes."),
-        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch",
+        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch", shortcut="Esc",
                             help="Stop the run within a second. Changing any setting stops it too."),
-        "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch",
+        "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch", shortcut="Right",
                             help="One iteration of each algorithm (pauses a running run)."),
         "reset": b[3].button("Reset", icon=":material/restart_alt:", key="reset_btn", width="stretch",
-                             help="Clear the charts."),
-        "pin": b[4].button("Pin", icon=":material/push_pin:", key="pin_btn", width="stretch",
+                             shortcut="Delete", help="Clear the charts."),
+        "pin": b[4].button("Pin", icon=":material/push_pin:", key="pin_btn", width="stretch", shortcut="P",
                            help="Keep this run on the charts (thin dashed lines) and compare the next one with it."),
-        "clear_pins": b[5].button("Clear pins", icon=":material/layers_clear:", key="clear_pins_btn",
-                                  width="stretch", help="Remove the pinned runs."),
+        "clear_pins": pins and b[5].button("Unpin", icon=":material/layers_clear:", key="clear_pins_btn",
+                                           width="stretch", help="Remove the pinned runs."),
+        "toggle": b[6].button("Pause" if running else "Play", icon=":material/pause:" if running else
+                              ":material/play_circle:", key="toggle_btn", width="stretch", shortcut="Space",
+                              help="Run, or pause a running run (the space bar)."),
     }
+    if pressed["toggle"]:
+        pressed["stop" if running else "run"] = True
     return pressed
 
 
@@ -334,6 +277,16 @@ def downloads(job: RunJob) -> None:
                        file_name="shallowres_run.json", mime="application/json", on_click="ignore",
                        help="Settings, history, flips per neuron and the final W of each algorithm.",
                        width="stretch")
+
+
+def copy_as_code(settings: dict) -> None:
+    """The run as a link, a command line and a Python snippet (st.code has a copy button)."""
+    with st.expander("Share or copy as code: this run as a link, from the command line or Python"):
+        st.caption("The same seed gives the same numbers, bit for bit.")
+        base = (st.context.url or "").split("?")[0]
+        st.code(base + "?" + urlencode(state.encode(settings)), language=None)
+        st.code("\n".join(copy_code.command_lines(settings)), language="bash")
+        st.code(copy_code.python_snippet(settings), language="python")
 
 
 def explain() -> None:
@@ -352,6 +305,8 @@ def explain() -> None:
 
 def main() -> None:
     settings = widgets.sidebar("train")
+    if settings["present"]:
+        st.html(PRESENT_CSS)
     st.markdown("### Learning a shallow ReLU residual network")
     st.caption("y = relu(X(W* + I)) v* · gradient descent (GD) vs alternating minimization (AM) · "
                "Jagatap & Hegde, ISIT 2019")
@@ -359,7 +314,7 @@ def main() -> None:
     widgets.assumptions_panel(settings)
     st.session_state.setdefault(FEED, Feed())
     st.session_state.setdefault(VIEW, {"mode": "live"})
-    pressed = buttons()
+    pressed = buttons(st.session_state.get(JOB))
     act(settings, pressed)
     job: RunJob | None = st.session_state.get(JOB)
     if job is not None and job.key != state.run_key(settings) and not job.active:
@@ -374,6 +329,7 @@ def main() -> None:
         final_boxes(job)
         replay_controls(job, settings)
         downloads(job)
+    copy_as_code(settings)
     explain()
 
 

@@ -86,6 +86,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("eps", "float", 1e-2, 1e-12, 0.5),
     Field("logx", "bool", True),
     Field("slow", "bool", False),
+    Field("present", "bool", False),
 )}
 
 # Settings that change the numbers of a run (``eps``, ``logx`` and ``slow`` do not).

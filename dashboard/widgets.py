@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -120,6 +121,13 @@ def _seed_widgets(settings: Mapping, page: str) -> None:
             st.session_state[k] = v
 
 
+def set_settings(**changes) -> None:
+    """Callback: change some settings and their controls (runs before the widgets are drawn)."""
+    settings = {**state.session_settings(), **changes}
+    st.session_state[state.SETTINGS_KEY] = settings
+    st.session_state.update(_widget_values(settings))
+
+
 def apply_preset(name: str) -> None:
     """Callback: load a preset into the controls (runs before the widgets are drawn)."""
     settings = {**state.session_settings(), **PRESETS[name]}
@@ -194,6 +202,9 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
                                           step=1, key=wkey("seed"),
                                           help="One seed fixes the teacher, the data and the random "
                                                "initialization: the same seed, the same run."))
+        st.button("New random teacher", icon=":material/casino:", key="new_teacher_btn", width="stretch",
+                  shortcut="N", on_click=set_settings, kwargs={"seed": secrets.randbelow(2**31)},
+                  help="A new seed: a new teacher W*, v* and new data (the URL keeps it, so the link reproduces it).")
         st.markdown("### Algorithms")
         new["alg"] = st.radio("Algorithm", list(ALG_LABELS), list(ALG_LABELS).index(settings["alg"]),
                               format_func=ALG_LABELS.get, key=wkey("alg"),
@@ -228,9 +239,12 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
             new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
                                       help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
             new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
-                                      help="A run takes about 15 s: the charts redraw after every AM "
-                                           "iteration and every 1/25 of GD's iterations. Off: as fast as "
-                                           "the solver goes.")
+                                      help="The run unfolds over about 15 s (log-paced on a log axis), "
+                                           "whatever the solver's speed. Off: as fast as the solver goes.")
+            new["present"] = st.checkbox("Presentation mode", settings["present"], key=wkey("present"),
+                                         help="Larger text, lines and charts for a lecture hall; a link with "
+                                              "present=true opens with the sidebar collapsed. Keys: Space run/"
+                                              "pause, → step, Esc stop, Delete reset, P pin, N new teacher.")
     with links:
         nav(new)
     state.sync_url(new)

@@ -150,8 +150,11 @@ def test_step_advances_exactly_one_iteration():
     assert "GD · iteration 2 ·" in status(at) and not at.exception
 
 
+LONG = {"alg": "gd", "gd_iters": "20000", "tol": "1e-15"}        # d = 20, n = 1700: seconds of GD
+
+
 def test_double_run_step_during_run_and_run_during_step_are_safe():
-    at = app(**dict(SMALL, alg="gd", gd_iters="20000", tol="1e-15")).run()
+    at = app(**LONG).run()
     at.button(key="run_btn").click()
     at.button(key="run_btn").click().run()              # a double click
     job = at.session_state["job"]
@@ -186,13 +189,24 @@ def test_stop_then_run_resumes_and_reset_clears():
 
 
 def test_widget_change_stops_the_run_and_updates_the_url():
-    at = app(**dict(SMALL, alg="gd", gd_iters="20000", tol="1e-15")).run()
+    at = app(**LONG).run()
     click(at, "run_btn")
     at.slider(key="w_gamma").set_value(1.5).run()
     assert at.query_params["gamma"] == "1.5"
     job = at.session_state["job"]
     assert job.phase == "paused" and job.why == "you changed a setting"
     assert "settings changed" in texts(at, "info")
+
+
+def test_new_teacher_and_presentation_mode():
+    at = app(**SMALL).run()
+    click(at, "new_teacher_btn")
+    assert at.query_params["seed"] != "3" and at.number_input(key="w_seed").value == int(at.query_params["seed"])
+    at.checkbox(key="w_present").check().run()
+    assert at.query_params["present"] == "true"
+    big, small = payload(at)["figs"][0]["layout"], payload(app(**SMALL).run())["figs"][0]["layout"]
+    assert big["height"] > small["height"] and big["font"]["size"] > small["font"]["size"]
+    assert not at.exception
 
 
 def test_pin_overlays_the_pinned_run_and_names_the_difference():
@@ -384,3 +398,24 @@ def test_theory_page_with_no_active_relu_explains_instead_of_crashing():
     at = app("pages/1_Theory.py", d="2", n="2", seed="48").run()
     assert not at.exception
     assert "B = 0" in " ".join(e.value for e in at.get("markdown")) + texts(at, "warning")
+
+
+def test_copy_as_code_reproduces_the_page_bit_for_bit():
+    import subprocess
+    import sys as _sys
+
+    query = dict(SMALL, eta="0.7x", init="random", noise="0.05", resample="true")
+    at = settle(click(app(**query).run(), "run_btn"))
+    job = at.session_state["job"]
+    page = {a: r.history.last.rel_err for a, r in job.runs.items()}
+    link, commands, snippet = [c.value for c in at.code]
+    assert "?d=6&n=150&gamma=0.8" in link and "resample=true" in link
+    lines = commands.splitlines()
+    ns: dict = {}
+    exec(snippet, ns)                                   # the Python snippet
+    assert {a: ns[a].rel_err for a in page} == page
+    for line, alg in zip(lines, ("gd", "am"), strict=True):   # the command lines
+        args = line.split()[3:] + ["--json"]
+        out = subprocess.run([_sys.executable, "-m", "shallowres", *args], capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+        assert json.loads(out.stdout.strip().splitlines()[-1])["rel_err"] == page[alg]
