@@ -127,3 +127,15 @@ def test_gd_theory_step_below_n_equal_d2_is_stable():
     loss = res.history["train_loss"]
     assert np.all(np.diff(loss) <= 1e-15 * loss[0])          # no oscillation: the loss never rises
     assert loss[-1] < 1e-7
+
+
+def test_theory_cli_never_calls_kappa_vacuous(capsys):
+    """kappa is a condition number, not a bound: infinite, it is explained, never 'vacuous'."""
+    from shallowres import cli
+
+    assert cli.main(["theory", "--d", "10", "--n", "80", "--gamma", "0.5"]) == 0
+    out = capsys.readouterr().out
+    kappa_lines = [line for line in out.splitlines() if "kappa" in line.split(":")[0]]
+    assert kappa_lines and not [line for line in kappa_lines if "vacuous" in line]
+    assert "kappa: sigma_min = 0 because B has a null space: n = 80 < d^2 = 100" in out
+    assert "kappa is a condition number, not a bound" in out
