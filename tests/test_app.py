@@ -153,6 +153,16 @@ def test_step_advances_exactly_one_iteration():
 LONG = {"alg": "gd", "gd_iters": "20000", "tol": "1e-15"}        # d = 20, n = 1700: seconds of GD
 
 
+def quiet(job, timeout: float = 30.0) -> None:
+    """Wait until no worker is computing ``job`` (a step under way when it was paused may still land)."""
+    from dashboard import server
+
+    deadline = time.monotonic() + timeout
+    while server.controller().place(job).running:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_double_run_step_during_run_and_run_during_step_are_safe():
     at = app(**LONG).run()
     at.button(key="run_btn").click()
@@ -162,6 +172,7 @@ def test_double_run_step_during_run_and_run_during_step_are_safe():
     assert at.session_state["job"] is job and job.active
     click(at, "step_btn")                               # Step while running: pauses it
     assert job.phase == "paused" and "Step" in job.why
+    quiet(job)
     t = job.runs["gd"].t
     settle(click(at, "step_btn"))
     assert job.runs["gd"].t == t + 1
