@@ -33,7 +33,8 @@ from shallowres.threads import single_threaded_blas  # noqa: E402
 
 TICK = 0.25
 CASES = {"default run (GD and AM, d = 20, n = 1700)": {},
-         "long GD run (d = 20, n = 1700, 20000 iterations)": dict(alg="gd", gd_iters=20000, tol=1e-15)}
+         "long GD run (d = 20, n = 1700, 20000 iterations at 0.05x the theory step)":
+             dict(alg="gd", gd_iters=20000, tol=1e-15, eta="0.05x")}
 
 
 def compute(job: RunJob) -> float:

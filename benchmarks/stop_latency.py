@@ -25,7 +25,7 @@ from dashboard.devserver import charts, chromium, serve, status_iterations, wait
 
 BUTTON = "button[data-testid^='stBaseButton']:not([data-testid='stBaseButton-header'])"
 CASES = {
-    "GD, d = 20, n = 1700": ("gd", dict(alg="gd", gd_iters=20000, tol=1e-15), 2.0),
+    "GD, d = 20, n = 1700": ("gd", dict(alg="gd", gd_iters=20000, tol=1e-15, eta="0.05x"), 2.0),
     "AM, d = 100, n = 20000 (mid CG solve)": ("am", dict(alg="am", d=100, n=20000, tol=1e-15), None),
 }
 

@@ -35,6 +35,7 @@ NAMES = {"gd": "GD", "am": "AM"}
 SEC_PER_GD_FLOP = 1e-10     # rough compute model for the queue's waiting-time estimate
 GD_STEP_OVERHEAD = 2e-4
 AM_TYPICAL_STEPS = 12
+STOP_WAIT = 2.0             # seconds Stop waits for a step under way to end (cancelled solves: < 1 s)
 
 
 def iters_of(settings: Mapping, alg: str) -> int:
@@ -137,6 +138,7 @@ class RunJob:
         self._problem: Problem | None = None
         self._cancel = threading.Event()
         self._lock = threading.RLock()
+        self._stepping = threading.Lock()       # held by the worker from a step to its record
 
     @property
     def key(self) -> tuple:
@@ -174,7 +176,11 @@ class RunJob:
                 return False
             self.phase, self.why = "paused", why
             self._cancel.set()
-            return True
+        # Wait for a step under way to be abandoned or recorded, so what the page draws next
+        # is where the run stays (a cancelled solve returns within about a second).
+        if self._stepping.acquire(timeout=STOP_WAIT):
+            self._stepping.release()
+        return True
 
     def status(self) -> Status:
         with self._lock:
@@ -208,16 +214,19 @@ class RunJob:
                 stepper = r.stepper
             if stepper is None:                     # released under us: rebuilt next slice
                 return "more"
-            try:
-                rec = stepper.step(cancel=self._cancel.is_set)
-            except Cancelled:
-                return "idle"
-            except (ValueError, ArithmeticError, np.linalg.LinAlgError, MemoryError) as e:
+            with self._stepping:
+                if self._cancel.is_set():
+                    return "idle"
+                try:
+                    rec = stepper.step(cancel=self._cancel.is_set)
+                except Cancelled:
+                    return "idle"
+                except (ValueError, ArithmeticError, np.linalg.LinAlgError, MemoryError) as e:
+                    with self._lock:
+                        self.phase, self.why = "failed", f"the solver failed: {e}"
+                    return "done"
                 with self._lock:
-                    self.phase, self.why = "failed", f"the solver failed: {e}"
-                return "done"
-            with self._lock:
-                self._record(r, rec)
+                    self._record(r, rec)
             if time.perf_counter() >= deadline:
                 return "more"
 

@@ -6,6 +6,7 @@ idle_ttl) and then from environment variables (``Limits.ENV``); see the README's
 """
 from __future__ import annotations
 
+import gc
 import logging
 
 import streamlit as st
@@ -41,6 +42,7 @@ def controller() -> Controller:
     """The process's admission controller (created by the first session, shared by all)."""
     single_threaded_blas()          # a fraction of a core: a second BLAS thread only spins
     tune_malloc()
+    gc.freeze()     # the imported modules' objects: automatic full collections skip them
     limits = Limits.from_env(secrets=_secrets())
     log.info("admission limits: %s", limits)
     return Controller(limits, is_alive=is_alive)

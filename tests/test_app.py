@@ -150,7 +150,7 @@ def test_step_advances_exactly_one_iteration():
     assert "GD · iteration 2 ·" in status(at) and not at.exception
 
 
-LONG = {"alg": "gd", "gd_iters": "20000", "tol": "1e-15"}        # d = 20, n = 1700: seconds of GD
+LONG = {"alg": "gd", "gd_iters": "20000", "tol": "1e-15", "eta": "0.05x"}   # a small step: seconds of progress
 
 
 def quiet(job, timeout: float = 30.0) -> None:

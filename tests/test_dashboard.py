@@ -112,6 +112,23 @@ def test_stop_abandons_the_step_and_run_resumes_after_a_release():
     assert t >= 1 and job.runs["gd"].stop_reason == ref.stop_reason
 
 
+def test_after_stop_returns_no_step_lands():
+    """Stop waits for the step under way (abandoned or recorded), so the iterate the page draws
+    right after Stop is where the run stays (a browser test saw Step add two iterations)."""
+    import threading
+    for _ in range(20):
+        job = RunJob(dict(SMALL, alg="gd", d=20, n=1700, gd_iters=100_000, tol=1e-300))
+        job.request("run")
+        worker = threading.Thread(target=drive, args=(job, 0.01))
+        worker.start()
+        while job.runs["gd"].t < 5:
+            time.sleep(0.001)
+        job.stop()
+        t = job.runs["gd"].t
+        worker.join()
+        assert job.runs["gd"].t == t and job.phase == "paused"
+
+
 def test_cut_by_the_server_says_so():
     job = RunJob(SMALL)
     job.request("run")

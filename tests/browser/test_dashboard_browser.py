@@ -79,7 +79,7 @@ def test_four_sessions_at_once(open_app):
 
 
 def test_stop_interrupts_a_long_run(open_app):
-    page = open_app(alg="gd", gd_iters=20000)
+    page = open_app(alg="gd", gd_iters=20000, eta="0.05x")
     press(page, "Run")
     page.wait_for_selector("text=· running", timeout=TIMEOUT_MS)
     press(page, "Stop")
