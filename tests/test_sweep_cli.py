@@ -14,7 +14,8 @@ from shallowres.sweep import COLUMNS, PAPER_N, SweepSpec
 from shallowres.sweep_cli import executor_from_args, parse_list, spec_from_args
 
 TINY = ["--n", "12,60", "--d", "4", "--gamma", "1", "--trials", "2", "--gd-iters", "100", "--am-iters", "10"]
-JSON_KEYS = {"spec", "rows", "done", "total", "cancelled", "seconds", "executor", "workers"}
+JSON_KEYS = {"spec", "rows", "done", "total", "cancelled", "seconds", "executor", "workers", "stalled", "lost",
+             "retried"}
 
 
 def cli(*args, env=None):
