@@ -66,6 +66,8 @@ class SweepJob:
         self.runner: BatchRunner | None = None          # inline: the batch in progress
         self.runner_index: int | None = None
         self.trials: dict[Task, TrialResult] = {}
+        self.pending: dict[cf.Future, int] = {}         # advance_on: batches in flight, kept across calls
+        self.attempts: dict[int, int] = {}
         self.lost: list[int] = []                       # batches given up on
         self.retried = 0
         self.cancelled = False
@@ -86,7 +88,7 @@ class SweepJob:
     @property
     def finished(self) -> bool:
         """Nothing left to run (all done, or the rest lost)."""
-        return not self.queue and self.runner is None
+        return not self.queue and self.runner is None and not self.pending
 
     @property
     def nbytes(self) -> int:
@@ -101,6 +103,7 @@ class SweepJob:
         left = sum(self.costs[i] for i in self.queue)
         if self.runner_index is not None:
             left += self.costs[self.runner_index]
+        left += sum(self.costs[i] for i in self.pending.values())
         return self.compute_seconds * left / self.done_cost
 
     def rows(self):
@@ -164,6 +167,59 @@ class SweepJob:
         return self.result(time.perf_counter() - start, "serial", 1)
 
     # ----- on an executor --------------------------------------------------------------
+
+    def advance_on(self, executor: cf.Executor, seconds: float = 0.5, cancel: Cancel | None = None,
+                   progress: Progress | None = None) -> int:
+        """Like :meth:`advance`, with the batches computed on ``executor`` (one per worker
+        in flight). Batches still running when the call returns stay in flight and are
+        collected by the next call, so stopping between calls loses nothing while the
+        executor lives. A batch lost with its worker runs again once, then counts lost;
+        a broken process pool raises RuntimeError (open a new executor and call again:
+        the lost batches are back in the queue). Returns the trials finished in the call."""
+        start = time.perf_counter()
+        deadline = start + seconds
+        before = self.done
+        if self.runner is not None:          # an inline batch in progress starts over on the executor
+            self.queue.insert(0, self.runner_index)
+            self.runner = self.runner_index = None
+        workers = parallelism(executor)
+        broken = False
+        try:
+            while not broken:
+                while len(self.pending) < workers and self.queue and not self.cancelled:
+                    i = self.queue.pop(0)
+                    self.pending[executor.submit(run_batch, self.spec, self.batches[i])] = i
+                left = deadline - time.perf_counter()
+                if not self.pending or left <= 0:
+                    break
+                done, _ = cf.wait(self.pending, timeout=min(left, DRAIN_POLL), return_when=cf.FIRST_COMPLETED)
+                for f in done:
+                    i = self.pending.pop(f)
+                    exc = f.exception()
+                    if exc is None:
+                        self._record(i, f.result(), progress)
+                    elif lost_work(exc):
+                        broken |= isinstance(exc, cf.BrokenExecutor)
+                        if self.attempts.get(i, 0) < RETRIES:
+                            self.attempts[i] = self.attempts.get(i, 0) + 1
+                            self.retried += 1
+                            self.queue.insert(0, i)
+                        else:
+                            self.lost.append(i)
+                    else:
+                        raise exc
+                if cancel is not None and cancel():
+                    break
+        finally:
+            self.compute_seconds += time.perf_counter() - start
+        if broken:
+            for f, i in list(self.pending.items()):
+                f.cancel()
+                self.queue.insert(0, i)
+            self.pending.clear()
+            raise RuntimeError("the worker pool broke (a worker process died); its batches are queued again: "
+                               "call advance_on with a new executor, or advance to run them here")
+        return self.done - before
 
     def run_on(self, executor: cf.Executor | Callable, progress: Progress | None = None,
                name: str | None = None, cancel: Cancel | None = None) -> SweepResult:

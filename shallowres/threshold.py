@@ -32,6 +32,8 @@ from scipy import optimize, stats
 
 LEVEL = 0.95
 _CUT = stats.chi2.ppf(LEVEL, 1) / 2          # 1.92: profile drop for a 95% interval
+T_RANGE = (-3.0, 3.0)      # threshold searched within 3 grid spans of the grid's centre (in log n)
+LOG_SLOPE = (-8.0, 8.0)    # log of the slope per grid span
 
 
 @dataclass(frozen=True)
@@ -93,43 +95,45 @@ def fit_threshold(n: Sequence[float], successes: Sequence[int], trials: Sequence
     x, k, m = _counts(n, successes, trials)
     order = np.argsort(x)
     x, k, m = x[order], k[order], m[order]
-    meta = (tuple(int(v) for v in np.exp(x).round()), tuple(int(v) for v in k), tuple(int(v) for v in m))
+    n_sorted = np.asarray(n, dtype=float)[order]
+    meta = (tuple(int(round(v)) for v in n_sorted), tuple(int(v) for v in k), tuple(int(v) for v in m))
     if k.sum() == 0:
-        return ThresholdFit(math.inf, float(np.exp(x[-1])), math.inf, 0.0, "above", *meta)
+        return ThresholdFit(math.inf, float(n_sorted[-1]), math.inf, 0.0, "above", *meta)
     if k.sum() == m.sum():
-        return ThresholdFit(0.0, 0.0, float(np.exp(x[0])), 0.0, "below", *meta)
+        return ThresholdFit(0.0, 0.0, float(n_sorted[0]), 0.0, "below", *meta)
     mid, span = x.mean(), max(x[-1] - x[0], 1e-6)
-    xc = (x - mid) / span                         # centred and scaled for a well-posed fit
+    xc = (x - mid) / span                         # centred and scaled: t and log b of order 1
 
-    def nll_t(t: float, b: float) -> float:       # threshold t (scaled units), slope b >= 0
+    def nll(t: float, lb: float) -> float:       # threshold t (scaled units), slope b = e^lb > 0
+        b = math.exp(lb)
         return _penalized_nll(-b * t, b, xc, k, m)
 
-    def profile(t: float) -> tuple[float, float]:
-        r = optimize.minimize_scalar(lambda lb: nll_t(t, math.exp(lb)), bounds=(-8.0, 8.0), method="bounded",
+    def profile(t: float) -> float:
+        r = optimize.minimize_scalar(lambda lb: nll(t, lb), bounds=LOG_SLOPE, method="bounded",
                                      options={"xatol": 1e-6})
-        return float(r.fun), math.exp(float(r.x))
+        return float(r.fun)
 
-    # the estimate: maximize over t of the profile (a 1-D search over a wide bracket)
-    lo_t, hi_t = -3.0, 3.0                        # 3 grid spans either side of the centre
-    grid = np.linspace(lo_t, hi_t, 61)
-    vals = [profile(t)[0] for t in grid]
-    j = int(np.argmin(vals))
-    r = optimize.minimize_scalar(lambda t: profile(t)[0], bounds=(grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]),
-                                 method="bounded", options={"xatol": 1e-7})
-    t_hat = float(r.x)
-    best, b_hat = profile(t_hat)
+    # start where the observed success rate crosses 1/2, then the joint maximum over (t, log b)
+    rate = k / m
+    t0 = float(np.interp(0.5, np.maximum.accumulate(rate), xc)) if rate.max() > 0.5 else float(xc[-1])
+    starts = [(t0, math.log(4.0)), (t0, math.log(20.0)), (0.0, 0.0)]
+    best_fit = min((optimize.minimize(lambda v: nll(*v), s0, method="Nelder-Mead", bounds=[T_RANGE, LOG_SLOPE],
+                                      options={"xatol": 1e-7, "fatol": 1e-10})
+                    for s0 in starts), key=lambda r: r.fun)
+    t_hat, lb_hat = (float(v) for v in best_fit.x)
+    best = min(float(best_fit.fun), profile(t_hat))
 
     def excess(t: float) -> float:
-        return profile(t)[0] - best - _CUT
+        return profile(t) - best - _CUT
 
     low = high = None
-    if excess(lo_t) > 0:
-        low = optimize.brentq(excess, lo_t, t_hat, xtol=1e-7)
-    if excess(hi_t) > 0:
-        high = optimize.brentq(excess, t_hat, hi_t, xtol=1e-7)
+    if excess(T_RANGE[0]) > 0:
+        low = optimize.brentq(excess, T_RANGE[0], t_hat, xtol=1e-6)
+    if excess(T_RANGE[1]) > 0:
+        high = optimize.brentq(excess, t_hat, T_RANGE[1], xtol=1e-6)
     back = lambda t: float(np.exp(mid + t * span))
     return ThresholdFit(back(t_hat), back(low) if low is not None else 0.0,
-                        back(high) if high is not None else math.inf, float(b_hat / span), "fit", *meta)
+                        back(high) if high is not None else math.inf, float(math.exp(lb_hat) / span), "fit", *meta)
 
 
 @dataclass(frozen=True)
