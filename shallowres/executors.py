@@ -24,6 +24,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import warnings
 from collections.abc import Iterator
 
 from .validation import CONSTRAINTS, check
@@ -140,9 +141,11 @@ def dask_executor(scheduler: str | None = None, workers: int | None = None) -> I
     with contextlib.ExitStack() as stack:
         if address == "local":
             n = check("workers", cpu_count() if workers is None else workers)
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, preload=[IGNORE_SIGINT],
-                dashboard_address=None, silence_logs=logging.ERROR))
+            with warnings.catch_warnings():   # its HTTP endpoint says when port 8787 is taken: harmless
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, preload=[IGNORE_SIGINT],
+                    dashboard_address=None, silence_logs=logging.ERROR))
             address = cluster.scheduler_address
         try:
             client = stack.enter_context(distributed.Client(address, timeout=CONNECT_TIMEOUT))
