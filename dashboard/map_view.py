@@ -62,7 +62,7 @@ def map_heatmap(rows: Iterable[Row | Mapping], analysis: MapAnalysis, height: in
         text[j, i] = (f"d = {r['d']}, n = {r['n']:,} (n/d² = {r['n'] / r['d'] ** 2:.3g})<br>" if kind == "d" else
                       f"γ = {r['gamma']:g}, n = {r['n']:,}<br>") + \
             f"{r['successes']} of {r['trials']} recovered"
-    xe, ye = _edges(np.array(xs, float), log=kind == "d"), _edges(np.array(ys, float), log=False)
+    xe, ye = _edges(np.array(xs, float), log=kind == "d"), _edges(np.array(ys, float), log=kind == "gamma")
     data = [{
         "type": "heatmap", "x": xe, "y": ye, "z": z, "zmin": 0, "zmax": 1, "colorscale": SCALE,
         "xgap": 2, "ygap": 2, "customdata": text, "hovertemplate": "%{customdata}<extra></extra>",
@@ -86,19 +86,20 @@ def map_heatmap(rows: Iterable[Row | Mapping], analysis: MapAnalysis, height: in
                               "<extra></extra>"),
             "customdata": np.column_stack([fy * scale, lo * scale, hi * scale]),
         })
-    if kind == "d":
-        data.append({"type": "scatter", "mode": "lines", "x": [xe[0], xe[-1]], "y": [1, 1],
-                     "name": "n = d² (AM's d² unknowns)", "hoverinfo": "skip",
+    d2 = 1 if kind == "d" else rs[0]["d"] ** 2          # n = d^2, in the y axis' units
+    if ye[0] <= d2 <= ye[-1]:
+        data.append({"type": "scatter", "mode": "lines", "x": [xe[0], xe[-1]], "y": [d2, d2],
+                     "name": f"n = d²{'' if kind == 'd' else f' = {d2}'} (AM's d² unknowns)", "hoverinfo": "skip",
                      "line": {"color": figures.GRAY, "dash": "dot", "width": 2}})
-    x_title = "input dimension d (= hidden neurons k), log scale" if kind == "d" else "teacher size γ = ‖W*‖_F"
-    y_title = "samples per unknown, n / d²" if kind == "d" else "training samples n"
-    lay = figures.layout(x_title, y_title, height=height, hovermode="closest",
+    x_title = ("input dimension d (= hidden neurons k), log scale" if kind == "d"
+               else "teacher size γ = ‖W*‖<sub>F</sub>")
+    y_title = "samples per unknown, n / d²" if kind == "d" else "training samples n, log scale"
+    lay = figures.layout(x_title, y_title, height=height, hovermode="closest", showlegend=True,
                          margin={"l": 95, "r": 20, "t": 60, "b": 75})
     lay["xaxis"].update(type="log" if kind == "d" else "linear", range=_range(xe, kind == "d"),
                         tickvals=xs, ticktext=[f"{v:g}" for v in xs], showgrid=False)
-    lay["yaxis"].update(range=[ye[0], ye[-1]], showgrid=False)
-    if kind == "d" or len(ys) <= 12:
-        lay["yaxis"].update(tickvals=ys, ticktext=[f"{v:g}" for v in ys])
+    lay["yaxis"].update(type="linear" if kind == "d" else "log", range=_range(ye, kind == "gamma"),
+                        showgrid=False, tickvals=ys, ticktext=[f"{v:g}" for v in ys])
     return {"data": data, "layout": lay}
 
 
@@ -107,14 +108,10 @@ def _range(edges: np.ndarray, log: bool) -> list[float]:
 
 
 def _shared_ratios(rs: list[dict]) -> list[float]:
-    """The n/d^2 rows of a d map: each ratio as the largest d realizes it (closest to the
-    requested value, since n = round(r d^2)), merged within 2%."""
-    by_ratio: list[float] = []
-    for r in sorted(rs, key=lambda r: -r["d"]):
-        v = r["n"] / r["d"] ** 2
-        if all(abs(v - u) > 0.02 * u for u in by_ratio):
-            by_ratio.append(v)
-    return sorted(round(v, 4) for v in by_ratio)
+    """The n/d^2 rows of a d map: the ratios as the largest d realizes them (n = round(r d^2)
+    is closest to the requested r there); every row is drawn at the nearest of them."""
+    big = max(r["d"] for r in rs)
+    return sorted({round(r["n"] / big**2, 4) for r in rs if r["d"] == big})
 
 
 def exponent_figure(analysis: MapAnalysis, height: int = HEIGHT) -> dict:
@@ -139,9 +136,10 @@ def exponent_figure(analysis: MapAnalysis, height: int = HEIGHT) -> dict:
                      "line": {"color": figures.GRAY, "dash": "dot", "width": 2}})
         if e is not None:
             data.append({"type": "scatter", "mode": "lines", "x": grid, "y": e.predict(grid),
-                         "name": f"fit n* = {e.C:.3g}·d^{e.alpha:.2f} (α 95%: {e.low:.2f} – {e.high:.2f})",
+                         "name": f"fit n* = {e.C:.3g}·d<sup>{e.alpha:.2f}</sup> (α 95%: {e.low:.2f} – {e.high:.2f})",
                          "hoverinfo": "skip", "line": {"color": THRESHOLD_COLOR, "width": 3}})
-        data.append({"type": "scatter", "mode": "markers", "x": d, "y": ns, "name": "n* at 50% recovery (95% interval)",
+        data.append({"type": "scatter", "mode": "markers", "x": d, "y": ns,
+                     "name": "n* at 50% recovery (95% interval bars)",
                      "marker": {"size": 11, "color": THRESHOLD_COLOR, "line": {"color": "white", "width": 1}},
                      "error_y": {"type": "data", "symmetric": False, "array": hi - ns, "arrayminus": ns - lo,
                                  "color": THRESHOLD_COLOR, "thickness": 2, "width": 6},

@@ -34,8 +34,9 @@ MAP_D = (5, 10, 15, 20, 30, 40, 50)
 # with n < d^2 (AM's step underdetermined) and 2.5 d^2 as anchors.
 MAP_RATIOS = (0.9, 1.1, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0, 2.5)
 PAPER_REL_GAMMA = 2 / math.sqrt(20)          # ||W*||_F / ||I||_F of the paper's experiment
-MAP_GAMMA = (0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
-MAP_GAMMA_N = tuple(range(300, 2101, 200))
+MAP_GAMMA = (0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+# Dense near d^2 = 400 (where small teachers cross) and spread out to 10 d^2 for large ones.
+MAP_GAMMA_N = (300, 400, 450, 500, 550, 600, 700, 800, 1000, 1200, 1500, 2000, 2500, 3200, 4000)
 MAP_TRIALS = 20
 
 

@@ -36,7 +36,7 @@ progress (``Monitor``'s stalled rule: its best rel_err fell by less than 1% over
 last 100 GD or 5 AM iterations). On the paper's grid this ends the hopeless n = 200
 runs after ~150-200 GD or ~8-14 AM iterations instead of the whole budget and
 changes no success: every run that recovers W* improves by at least 9% (GD) or 28%
-(AM) per window (tests/test_sweep_speed.py checks it). The table counts them.
+(AM) per window (tests/test_stall.py checks it). The table counts them.
 
 Map grids: ``n_per_d2`` gives n as multiples of d^2 (n = round(r d^2) for each d)
 and ``relative_gamma`` reads ``gamma`` as ||W*||_F / ||I||_F = ||W*||_F / sqrt(d),

@@ -76,8 +76,8 @@ def add_sweep_parser(sub) -> argparse.ArgumentParser:
                    help="d: recovery over (d, n/d^2), thresholds n*(d) and the exponent alpha in n* ~ C d^alpha "
                         f"(default d = {','.join(map(str, MAP_D))}, n/d^2 = {','.join(f'{r:g}' for r in MAP_RATIOS)}); "
                         f"gamma: recovery over (gamma, n) at one d (default gamma = "
-                        f"{','.join(f'{g:g}' for g in MAP_GAMMA)}, n = {MAP_GAMMA_N[0]}:{MAP_GAMMA_N[-1]}:"
-                        f"{MAP_GAMMA_N[1] - MAP_GAMMA_N[0]}, d = 20). Maps default to {MAP_TRIALS} trials, "
+                        f"{','.join(f'{g:g}' for g in MAP_GAMMA)}, n = {','.join(map(str, MAP_GAMMA_N))}, d = 20). "
+                        f"Maps default to {MAP_TRIALS} trials, "
                         "AM from the identity")
     m.add_argument("--n-per-d2", dest="n_per_d2", help="--map d: the n/d^2 values, list")
     m.add_argument("--rel-gamma", dest="rel_gamma", type=float,
