@@ -5,8 +5,8 @@
 Wilson 95% error bars, colours from ``figures.COLORS`` (one per algorithm on every
 page), init told apart by dash and marker. Also used for docs/phase_transition.png.
 ``shipped``: tables computed ahead of time and kept in docs/ (the paper's grid, the
-maps), so a cold server shows them at once. ``safe_text``: echo user input without
-letting it become markdown (a link's value must not turn into an image or a link).
+maps), so a cold server shows them at once. ``echo``: show user input as a code span,
+never as markdown (a link's value must not turn into an image or a link).
 """
 from __future__ import annotations
 
@@ -25,17 +25,17 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 SHIPPED = {"paper": DOCS / "phase_transition.csv", "map_d": DOCS / "phase_map_d.csv",
            "map_gamma": DOCS / "phase_map_gamma.csv"}
 ECHO_LIMIT = 60
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
-def safe_text(text: object, limit: int = ECHO_LIMIT) -> str:
-    """``text`` cut to ``limit`` characters (with an ellipsis) and with every markdown
-    character escaped, so that echoing it in st.markdown/st.error/st.warning shows it
-    literally: no image, link, HTML, LaTeX or emoji directive can form."""
+def echo(text: object, limit: int = ECHO_LIMIT) -> str:
+    """``text`` as an inline code span, cut to ``limit`` characters (with an ellipsis), for
+    echoing user input in st.markdown/st.error/st.warning: inside a code span markdown is
+    not interpreted, so no image, link, autolink, HTML, LaTeX or emoji directive can form.
+    Backticks and line breaks in the text are replaced (they could close the span)."""
     s = str(text)
     s = s if len(s) <= limit else s[:limit] + "…"
-    s = s.replace("\n", " ").replace("\r", " ")
-    return _MARKDOWN.sub(r"\\\1", s)
+    s = re.sub(r"[`\r\n]", lambda m: "ʼ" if m.group() == "`" else " ", s)
+    return f"`{s}`" if s.strip() else "`(empty)`"
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

@@ -90,7 +90,7 @@ def check_link() -> list[str]:
         if key in LISTS:
             bad = [v for v in values if v not in LISTS[key]]
             if bad:
-                warnings.append(f"URL parameter {key}={sweep_view.safe_text(bad[0])} is not one of "
+                warnings.append(f"URL parameter {key}={sweep_view.echo(bad[0])} is not one of "
                                 f"{', '.join(LISTS[key])}; ignored.")
                 good = [v for v in values if v in LISTS[key]]
                 if good:
@@ -100,13 +100,13 @@ def check_link() -> list[str]:
             continue
         field = FIELDS.get(key)
         if field is None:
-            warnings.append(f"Unknown URL parameter {sweep_view.safe_text(key)} was ignored "
+            warnings.append(f"Unknown URL parameter {sweep_view.echo(key)} was ignored "
                             f"(known: {', '.join(KNOWN)}).")
             continue
         try:
             value = parse_value(field, values[-1])
         except ValueError:
-            warnings.append(f"URL parameter {key}={sweep_view.safe_text(values[-1])} is not {field.describe()}; "
+            warnings.append(f"URL parameter {key}={sweep_view.echo(values[-1])} is not {field.describe()}; "
                             f"using the default {key}={fmt(field.default)}.")
             del st.query_params[key]
             continue
@@ -196,7 +196,7 @@ def controls() -> tuple[SweepSpec | None, str]:
                          am_iters=int(am_iters), threshold=float(threshold), seed=int(seed), delta=float(delta),
                          resample=bool(resample), stall=bool(stall))
     except ValueError as e:
-        st.error(f"**This grid cannot run:** {sweep_view.safe_text(e, limit=300)}.", icon=":material/block:")
+        st.error(f"**This grid cannot run:** {sweep_view.echo(e, limit=300)}", icon=":material/block:")
         return None, run_on
     return spec, run_on
 
@@ -266,7 +266,7 @@ def stream(spec: SweepSpec, run_on: str, slot, bar) -> tuple[SweepJob, str]:
             executor = shared_executor(run_on)
             where = RUN_ON[run_on]
         except Exception as e:      # noqa: BLE001 - any failure to reach the executor: compute here
-            st.warning(f"Could not use {RUN_ON[run_on]} ({sweep_view.safe_text(e)}); computing here.",
+            st.warning(f"Could not use {RUN_ON[run_on]} ({sweep_view.echo(e)}); computing here.",
                        icon=":material/warning:")
     started, last = time.perf_counter(), 0.0
     while not job.finished:
@@ -379,11 +379,10 @@ def map_section() -> None:
         "for every d (the paper's γ = 2 at d = 20). Precomputed on the command line (`python -m shallowres "
         "sweep --map d`, see the README) and shipped with the app. The orange curve is the 50% threshold n\\* "
         "of a logistic fit in log n per d, with its 95% profile-likelihood interval.")
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(map_view.map_heatmap(rows, a), key="map-d", width="stretch", config={"displaylogo": False})
-    c2.plotly_chart(map_view.exponent_figure(a), key="map-alpha", width="stretch", config={"displaylogo": False})
+    st.plotly_chart(map_view.map_heatmap(rows, a), key="map-d", width="stretch", config={"displaylogo": False})
+    st.plotly_chart(map_view.exponent_figure(a), key="map-alpha", width="stretch", config={"displaylogo": False})
     if e is not None:
-        st.markdown(f"**Fitted exponent:** n\\* ≈ {e.C:.3g}·d^{e.alpha:.2f}, α = **{e.alpha:.2f}** "
+        st.markdown(f"**Fitted exponent:** n\\* ≈ C·d^α with C = {e.C:.3g} and α = **{e.alpha:.2f}** "
                     f"(95% interval {e.low:.2f} – {e.high:.2f}) over d = {', '.join(f'{v:g}' for v in e.d)}: "
                     + ("much closer to d² than to the paper's d³." if e.high < 2.5 else
                        "between d² and d³." if e.high < 3 else "not distinguishable from d³ here."))

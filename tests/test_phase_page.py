@@ -1,6 +1,7 @@
 """The Phase-transition page, headless (streamlit.testing AppTest)."""
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -186,12 +187,12 @@ def test_local_processes_option_gives_the_serial_table():
 
 
 LINK_CASES = [
-    ({"d": "500"}, "URL parameter d=500 is not an integer in [2, 40]; using the default d=20."),
-    ({"trials": "99999"}, "trials=99999 is not an integer in [1, 50]"),
-    ({"gamma": "abc"}, "gamma=abc is not a number in [0, 10]"),
-    ({"eta": "fast"}, "eta=fast is not one of 0.9x, theory, 0.5x"),
-    ({"alg": ["GD", "SGD"]}, "URL parameter alg=SGD is not one of GD, AM; ignored."),
-    ({"colour": "red"}, "Unknown URL parameter colour was ignored (known: grid, d,"),
+    ({"d": "500"}, "URL parameter d=`500` is not an integer in [2, 40]; using the default d=20."),
+    ({"trials": "99999"}, "trials=`99999` is not an integer in [1, 50]"),
+    ({"gamma": "abc"}, "gamma=`abc` is not a number in [0, 10]"),
+    ({"eta": "fast"}, "eta=`fast` is not one of 0.9x, theory, 0.5x"),
+    ({"alg": ["GD", "SGD"]}, "URL parameter alg=`SGD` is not one of GD, AM; ignored."),
+    ({"colour": "red"}, "Unknown URL parameter `colour` was ignored (known: grid, d,"),
 ]
 
 
@@ -209,15 +210,18 @@ def test_good_links_do_not_warn_and_the_last_of_a_repeated_value_counts():
     assert at.number_input(key="d").value == 6 and at.radio(key="grid").value == "paper"
     assert at.select_slider(key="threshold").value == "0.05"
     bad_last = page({"d": ["6", "500"]})
-    assert "d=500 is not an integer" in texts(bad_last.warning) and bad_last.number_input(key="d").value == 20
+    assert "d=`500` is not an integer" in texts(bad_last.warning) and bad_last.number_input(key="d").value == 20
 
 
-def test_link_values_are_echoed_as_text_never_as_markup():
+def test_link_values_are_echoed_as_code_never_as_markup():
     img = "![x](http://example.invalid/val.png)"
-    at = page({"grid": "custom", "n": img, "eta": img, "x" * 5000: "1"})
+    at = page({"grid": "custom", "n": img, "eta": "`" + img, "x" * 5000: "1"})
     assert not at.exception
-    shown = texts(at.warning) + texts(at.error)
-    assert "![x](" not in shown and "\\!\\[x\\]\\(http" in shown
+    shown = texts(at.warning) + " " + texts(at.error)
+    spans = re.findall(r"`([^`]*)`", shown)           # every echoed value sits inside a code span
+    outside = re.sub(r"`[^`]*`", "", shown)
+    assert "example.invalid" not in outside and "![" not in outside
+    assert any(img in s for s in spans) and any(s.startswith("ʼ![x]") for s in spans)
     assert len(shown) < 2000                          # long values are cut, not echoed whole
 
 

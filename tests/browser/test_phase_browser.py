@@ -51,7 +51,8 @@ def test_a_cold_page_shows_the_papers_grid_and_the_map_at_once(open_app):
 
 
 def test_stop_keeps_the_finished_trials_and_resume_finishes_the_sweep(open_app):
-    page = open_app("Phase_transition", **{**TINY, "trials": 50})       # 400 trials, several seconds
+    # 400 trials at the paper's d = 20: about 20 s of GD batches, so Stop lands mid-sweep
+    page = open_app("Phase_transition", grid="custom", n="700,1200", d=20, gamma=2, trials=50)
     press(page, "Run")
     page.wait_for_selector("[data-testid='stProgress']", timeout=TIMEOUT_MS)
     page.wait_for_function("() => /left/.test(document.querySelector(\"[data-testid='stProgress']\")"
