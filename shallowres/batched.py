@@ -92,7 +92,8 @@ class StopRules:
             if self.window is not None:
                 w1 = self.window + 1
                 self.bests[:, self.seen % w1] = self.best
-                if self.seen >= self.window:        # bests holds best-so-far at t - w ... t
+                if self.seen >= 2 * self.window:    # bests holds best-so-far at t - w ... t; the
+                    # first window is Monitor's grace period
                     stalled = self.best > (1 - self.drop) * self.bests[:, (self.seen + 1) % w1]
             rules.append(stalled)
             rules.append(np.full(len(err), t >= self.iters))
