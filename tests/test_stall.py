@@ -2,10 +2,11 @@
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from shallowres.problem import make_problem
-from shallowres.solvers import Monitor, iterate
+from shallowres.solvers import IterRecord, Monitor, iterate
 from shallowres.sweep import DETERMINISTIC_COLUMNS, SweepSpec, rows_from_csv, run_sweep
 from shallowres.sweep_batches import plan_batches, run_batch
 
@@ -41,6 +42,36 @@ def test_am_with_label_noise_stalls_at_the_noise_floor():
     assert 0.02 < mon.best < 0.05 and 0.02 < rec.rel_err < 0.05
     lo, hi = min(mon._recent), max(mon._recent)
     assert f"between {lo:.2e} and {hi:.2e}" in msg and "floor" in msg
+
+
+# AM at d = 40, n = 1.3 d^2 (map seed, trial 8): the error rises for two steps, passes its
+# starting value only at t = 7, then falls ~3% a step and converges at t = 49.
+SLOW_START = [0.407, 0.442, 0.45, 0.447, 0.428, 0.418, 0.396, 0.385, 0.377, 0.353, 0.349, 0.343, 0.329, 0.33,
+              0.324, 0.316, 0.307, 0.3, 0.296, 0.293, 0.286, 0.291, 0.283, 0.283, 0.271, 0.268, 0.257, 0.251,
+              0.235, 0.237, 0.227, 0.223, 0.216, 0.213, 0.203, 0.198, 0.191, 0.189, 0.178, 0.165, 0.153, 0.14,
+              0.124, 0.113, 0.0997, 0.0819, 0.061, 0.0393, 0.0183, 0.00563]
+
+
+def feed(monitor, rel_errs, flips=3):
+    for t, e in enumerate(rel_errs):
+        rec = IterRecord(t=t, err=e, rel_err=e, train_loss=e, test_loss=0.0, flips_teacher=0,
+                         flips_teacher_per_neuron=np.zeros(1), flips_prev=flips, rho3=0.0, seconds=0.0)
+        reason = monitor(rec)
+        if reason:
+            return t, reason
+    return None
+
+
+def test_a_slow_start_gets_a_grace_window_and_a_floor_does_not():
+    """The stalled rule waits 2w iterations: a run whose error first rises is not cut, while a
+    run oscillating at a floor from the start stops right after the grace period."""
+    w = Monitor.STALL_WINDOW["am"]
+    assert feed(Monitor("am", 50, 0.01, stall_window=w), SLOW_START) == (49, "converged")
+    floor = [0.4, 0.1, 0.0305, 0.0308, 0.0304, 0.0307, 0.0306] + [0.0305, 0.0307] * 10
+    assert feed(Monitor("am", 50, 1e-8, stall_window=w), floor) == (2 * w, "stalled")
+    # without the grace period (the rule from t = w) the slow start would have been cut
+    best = np.minimum.accumulate(SLOW_START)
+    assert best[w] > 0.99 * best[0]
 
 
 def test_monitor_is_backward_compatible_and_checks_its_window():
