@@ -6,6 +6,8 @@
 - ``figures``: Plotly figure builders (plain dicts: fast to build and to serialize);
 - ``export``:  CSV and JSON downloads of a run;
 - ``theory_view``: the Theory page's cached computations;
+- ``sweep_view``: the Phase page's chart, table, cache, shipped tables and ``echo`` of user input;
+- ``map_view``: the sample-complexity map figures (heatmap with thresholds, n* against d);
 - ``devserver``: for tests and screenshots only: a real ``streamlit run`` and headless Chromium.
 
 Importing any of them has no side effects and creates no shared mutable state.
