@@ -32,11 +32,12 @@ not enter the seed: all (alg, init) curves see the same teachers, data and rando
 W^0 (a paired comparison, as with the paper's "10 trials, each with a new X").
 
 Stalled runs: with ``stall`` (default) a run also stops when it has stopped making
-progress (``Monitor``'s stalled rule: its best rel_err fell by less than 1% over the
-last 100 GD or 5 AM iterations). On the paper's grid this ends the hopeless n = 200
-runs after ~150-200 GD or ~8-14 AM iterations instead of the whole budget and
-changes no success: every run that recovers W* improves by at least 9% (GD) or 28%
-(AM) per window (tests/test_stall.py checks it). The table counts them.
+progress (``Monitor``'s stalled rule: from iteration 2w on, its best rel_err fell by
+less than 1% over the last w = 100 GD or 5 AM iterations). On the paper's grid this
+ends the hopeless n = 200 runs after 200 GD or 10-15 AM iterations instead of the
+whole budget and changes no success: every run that recovers W* improves by at least
+9% (GD) or 28% (AM) per window (tests/test_stall.py re-runs the stalled trials to
+their budget and checks it). The table counts them.
 
 Map grids: ``n_per_d2`` gives n as multiples of d^2 (n = round(r d^2) for each d)
 and ``relative_gamma`` reads ``gamma`` as ||W*||_F / ||I||_F = ||W*||_F / sqrt(d),
