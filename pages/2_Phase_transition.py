@@ -175,7 +175,7 @@ def controls() -> tuple[SweepSpec | None, str]:
                                help="GD's maximum iterations.")
     am_iters = c2.number_input("AM budget", 5, 200, 50, step=5, key="am_iters", bind="query-params",
                                help="AM's maximum iterations (it also stops at a fixed point).")
-    stall = sb.checkbox("Stop runs that stalled", True, key="stall", bind="query-params",
+    stall = sb.checkbox("End stalled trials early", True, key="stall", bind="query-params",
                         help="A run whose best error fell by less than 1% over the last 100 GD or 5 AM "
                              "iterations has settled: it stops there (counted in the table's 'stalled' "
                              "column). No run that recovers W* on the paper's grid is stopped this way.")

@@ -51,8 +51,8 @@ def test_a_cold_page_shows_the_papers_grid_and_the_map_at_once(open_app):
 
 
 def test_stop_keeps_the_finished_trials_and_resume_finishes_the_sweep(open_app):
-    # 400 trials at the paper's d = 20: about 20 s of GD batches, so Stop lands mid-sweep
-    page = open_app("Phase_transition", grid="custom", n="700,1200", d=20, gamma=2, trials=50)
+    # 200 trials at the paper's d = 20: about 10 s of GD batches when idle, so Stop lands mid-sweep
+    page = open_app("Phase_transition", grid="custom", n="700,1200", d=20, gamma=2, trials=25)
     press(page, "Run")
     page.wait_for_selector("[data-testid='stProgress']", timeout=TIMEOUT_MS)
     page.wait_for_function("() => /left/.test(document.querySelector(\"[data-testid='stProgress']\")"
@@ -60,13 +60,13 @@ def test_stop_keeps_the_finished_trials_and_resume_finishes_the_sweep(open_app):
     press(page, "Stop")
     page.wait_for_selector("text=Stopped after", timeout=TIMEOUT_MS)
     wait_idle(page, TIMEOUT_MS)
-    stopped = int(re.search(r"Stopped after (\d+) of 400", page.inner_text("body")).group(1))
-    assert 0 < stopped < 400
+    stopped = int(re.search(r"Stopped after (\d+) of 200", page.inner_text("body")).group(1))
+    assert 0 < stopped < 200
     assert page.locator(DONE).count() == 0
     press(page, "Resume")
     page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
     wait_idle(page, TIMEOUT_MS)
-    assert page.get_by_text("All 400 trials in").is_visible()
+    assert page.get_by_text("All 200 trials in").is_visible()
     assert_no_errors(page)
 
 
