@@ -1,107 +1,292 @@
 """Train page: watch GD (eq. 1) and AM (eqs. 2-3) learn y = relu(X (W* + I)) v*.
 
-Start with ``streamlit run app.py``. Every setting lives in the URL; Run streams
-the per-iteration records into four charts, Step advances one iteration, Stop (or
-any widget change) stops a run, Reset clears it.
+Start with ``streamlit run app.py``. Every setting lives in the URL. Run hands the
+run to the server's workers (``dashboard.admission``) and a live fragment shows it
+growing, four times a second, in charts that stay on screen (``dashboard.live_chart``).
+Step advances one iteration (or pauses a running run), Stop stops within a second,
+any setting change stops the run, Reset clears it. A finished run can be replayed,
+and pinned so the next run is drawn over it.
 """
 from __future__ import annotations
 
-import numpy as np
+import math
+import time
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from dashboard import export, figures, state, widgets
-from dashboard.stream import RunState
-from shallowres.threads import single_threaded_blas
+from dashboard import copy_code, export, run_view, server, state, widgets
+from dashboard.admission import Refused
+from dashboard.history import snapshot
+from dashboard.live_chart import Feed, live_charts
+from dashboard.runs import NAMES, RunJob, largest_n
 
-RUN_KEY = "run"
-CHARTS = {   # 2 x 2 grid, row by row
-    "rel_err": "Relative error ‖Wᵗ − W*‖_F / ‖W* + I‖_F",
-    "loss": "Training loss (solid) and test loss (dotted): the paper's Fig. 1(b)",
-    "flips": "ReLU flips: pairs mismatched with the teacher (solid), changed since the last step (dotted)",
-    "heatmap": "Mismatches with the teacher per neuron, over the iterations",
-}
+PRESENTING = st.query_params.get("present", "").lower() in ("1", "true", "yes", "on")
+st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide",
+                   initial_sidebar_state="collapsed" if PRESENTING else "auto")
+PRESENT_CSS = """<style>
+[data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li,
+.sr-status {font-size: 1.3rem !important; line-height: 1.5 !important;}
+[data-testid="stMainBlockContainer"] h3 {font-size: 2.1rem !important;}
+[data-testid="stMainBlockContainer"] button p {font-size: 1.2rem !important;}
+</style>"""
+
+JOB, FEED, PINS, VIEW = "job", "live_feed", "pins", "view"
+TICK = 0.25             # seconds between live updates while a run computes or replays ...
+MAX_TICK = 2.0          # ... slower when many sessions compute at once (each update costs the server ~5 ms)
+SLOW_SECONDS = 15.0     # slow motion: the iterations unfold over this long (log-paced)
+REPLAY_SPEEDS = {"5 s": 5.0, "10 s": 10.0, "20 s": 20.0, "40 s": 40.0}
+MAX_PINS = 3
 BOXES = {"converged": (st.success, ":material/check_circle:"), "fixed_point": (st.success, ":material/check_circle:"),
          "max_iters": (st.warning, ":material/timer:"), "diverged": (st.error, ":material/error:"),
-         "stopped": (st.info, ":material/pause_circle:")}
-
-single_threaded_blas()   # hosted: a fraction of a core, many sessions
-st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide")
+         "stalled": (st.warning, ":material/trending_flat:")}
 
 
-def chart_grid() -> dict:
-    """Four titled placeholders in a 2 x 2 grid, in CHARTS order."""
-    cols = [*st.columns(2), *st.columns(2)]
-    slots = {}
-    for (name, title), col in zip(CHARTS.items(), cols, strict=True):
-        col.markdown("**" + title.replace("*", r"\*").replace("_", r"\_") + "**")
-        slots[name] = col.empty()
-    return slots
+# ----- what the page shows: the live run, or a paced replay of it -----------------------
+
+def pace(elapsed: float, duration: float, T: int, log_x: bool) -> int:
+    """Iteration shown ``elapsed`` s into a replay of ``duration`` s over 0..T (log-paced on a log axis)."""
+    f = min(max(elapsed / duration, 0.0), 1.0)
+    return int(math.floor((T + 1) ** f - 1)) if log_x else int(math.floor(f * T))
 
 
-def build_figures(run: RunState, log_x: bool, live: bool = False) -> dict:
-    """The four charts; live redraws thin long histories (``figures.thin``), the final draw does not."""
-    hist = figures.thin(run.histories(), log_x=log_x) if live else run.histories()
-    return {"rel_err": figures.rel_err_figure(hist, run.settings["tol"], log_x),
-            "flips": figures.flips_figure(hist, log_x),
-            "loss": figures.loss_figure(hist, log_x),
-            "heatmap": figures.heatmap_figure(hist)}
+def cursor(view: dict, now: float) -> int | None:
+    """The last iteration shown: None in the live view (everything computed so far)."""
+    if view["mode"] == "live":
+        return None
+    if not view["playing"]:
+        return view["t"]
+    return pace(now - view["start"], view["duration"], view["T"], view["logx"])
 
 
-def draw(run: RunState, slots: dict, status, tag: str, log_x: bool, live: bool = False) -> None:
-    """Status line and the four charts; ``tag`` makes the chart keys unique per draw."""
-    show_status(run, status)
-    for name, fig in build_figures(run, log_x, live).items():
-        slots[name].plotly_chart(fig, key=f"{name}-{tag}", width="stretch",
-                                 config={"displaylogo": False})
+def start_replay(duration: float, T: int, log_x: bool, kind: str = "replay") -> dict:
+    return {"mode": "timed", "kind": kind, "playing": True, "start": time.monotonic(), "duration": duration,
+            "T": T, "logx": log_x, "t": 0, "epoch": time.monotonic_ns()}
 
 
-def show_status(run: RunState, status) -> None:
-    """While running: one line per algorithm. At the end: the stop reason of each, in words."""
-    with status.container():
-        if not run.done:
-            st.markdown(run.status())
-            return
-        for col, (alg, tr) in zip(st.columns(len(run.traces)), run.traces.items(), strict=True):
-            box, icon = BOXES[tr.stop_reason]
-            rec = tr.last
-            with col:
-                box(f"**{figures.NAMES[alg]}** · iteration {rec.t} · relative error {rec.rel_err:.2e} · "
-                    f"{tr.seconds:.2f} s  \n{tr.message}", icon=icon)
+# ----- status line --------------------------------------------------------------------
+
+def waiting_words(job: RunJob) -> str | None:
+    """Why a run that wants CPU is not computing, or None if it is."""
+    ctl = server.controller()
+    place = ctl.place(job)
+    if place.state == "queued":
+        ahead = "no run" if place.ahead == 0 else f"{place.ahead} run{'s' if place.ahead > 1 else ''}"
+        return (f":material/hourglass_top: **Waiting for room on the server**: {ahead} ahead of you, "
+                f"about {max(1, round(place.eta)):,} s. Your charts start as soon as it begins.")
+    used = ctl.usage(job.session_id)
+    if place.state == "admitted" and not place.running and used >= ctl.limits.cpu_per_minute:
+        return (f":material/hourglass_top: **Sharing the server**: this page used {used:.0f} s of compute in "
+                f"the last minute (the limit while others wait is {ctl.limits.cpu_per_minute:.0f} s), "
+                "so other students' runs go first for a moment.")
+    return None
 
 
-def new_run(settings: dict) -> RunState | None:
-    """Start a run, or explain in the page why these settings cannot run."""
+def final_boxes(job: RunJob) -> None:
+    """At the end: each algorithm's stop reason in words."""
+    cols = st.columns(len(job.runs))
+    for col, (alg, r) in zip(cols, job.runs.items(), strict=True):
+        rec = r.history.last
+        if r.stop_reason is None or rec is None:
+            continue
+        box, icon = BOXES.get(r.stop_reason, (st.info, ":material/info:"))
+        with col:
+            box(f"**{NAMES[alg]}** · iteration {rec.t:,} · relative error {rec.rel_err:.2e} · "
+                f"{r.seconds:.2f} s  \n{r.message}", icon=icon)
+
+
+# ----- the live fragment ------------------------------------------------------------------
+
+def live_view(settings: dict) -> None:
+    """Status, charts and replay controls; reruns on its own while something moves."""
+    job: RunJob | None = st.session_state.get(JOB)
+    view = st.session_state[VIEW]
+    computing = job is not None and job.active      # read once: a run ending meanwhile shows next tick
+    upto = cursor(view, time.monotonic())
+    if view["mode"] == "timed" and view["playing"] and job is not None and not computing \
+            and upto is not None and upto >= max(r.t for r in job.runs.values()):
+        view.update(mode="live", playing=False)           # the paced display has caught up
+        upto = None
+    status = st.container()
+    gen = "empty" if job is None else f"{job.token}:{view.get('epoch', 0)}"
+    moving = computing or (view["mode"] == "timed" and view["playing"])
+    series, head, figs, snaps = run_view.chart_data(job, settings, upto, st.session_state.get(PINS, []))
+    payload = st.session_state[FEED].payload(gen, series, head, figs, final=not moving,
+                                             status=run_view.status_lines(job, snaps, view))
+    with status:
+        if job is None:
+            st.info("Press **Run** to train, or **Step** to go one iteration at a time.", icon=":material/play_arrow:")
+        else:
+            waiting = waiting_words(job) if computing else None
+            if waiting:
+                st.markdown(waiting)
+    live_charts(payload, key="live_charts", on_resync=st.session_state[FEED].reset)
+    if settings["logx"]:
+        st.caption("On a log iteration axis t = 0 is not drawn (untick *Log-scale iteration axis* to see it). "
+                   "Drag to zoom, double-click to reset; a flip count of 0 sits on the bottom tick.")
+    if st.session_state.get("was_moving") and not moving:
+        st.session_state["was_moving"] = False
+        st.rerun(scope="app")           # show the final boxes, downloads and replay controls
+    st.session_state["was_moving"] = moving
+
+
+def replay_controls(job: RunJob, settings: dict) -> None:
+    """Replay a finished (or stopped) run without recomputing, at a chosen speed, or scrub to any t."""
+    T = max(r.t for r in job.runs.values())
+    if T < 1:
+        return
+    view = st.session_state[VIEW]
+    c1, c2, c3 = st.columns([1.1, 1.2, 5], vertical_alignment="bottom")
+    playing = view["mode"] == "timed" and view["playing"]
+    if c1.button("Pause replay" if playing else "Replay", icon=":material/pause:" if playing else ":material/replay:",
+                 key="replay_btn", width="stretch", help="Replay the run as it unfolded, without recomputing."):
+        if playing:
+            st.session_state[VIEW] = dict(view, playing=False, t=cursor(view, time.monotonic()))
+        else:
+            st.session_state[VIEW] = start_replay(REPLAY_SPEEDS[st.session_state.get("replay_speed", "10 s")],
+                                                  T, settings["logx"])
+        st.rerun(scope="app")
+    c2.selectbox("Replay length", list(REPLAY_SPEEDS), index=1, key="replay_speed",
+                 help="How long the replay takes from t = 0 to the end (log-paced on a log axis).")
+
+    def scrub() -> None:
+        t = int(st.session_state["replay_t"])
+        st.session_state[VIEW] = {**start_replay(1.0, T, settings["logx"]), "playing": False, "t": t}
+
+    shown = cursor(view, time.monotonic())
+    st.session_state["replay_t"] = T if shown is None else min(shown, T)
+    c3.slider("Show iterations up to t", 0, T, key="replay_t", on_change=scrub,
+              help="Scrub through the run: both algorithms are drawn up to this iteration.")
+
+
+# ----- buttons ----------------------------------------------------------------------------
+
+def new_job(settings: dict) -> RunJob | None:
     try:
-        return RunState.start(settings)
-    except ValueError as e:        # includes MemoryBudgetError
-        st.error(f"**These settings cannot run here.** {e}", icon=":material/block:")
+        return RunJob(settings, server.session_id())
+    except ValueError as e:          # MemoryBudgetError: past the per-run guard
+        st.error(f"**These settings cannot run here.** {e}. {largest_n_words(settings)}", icon=":material/block:")
         return None
 
 
-def advance(run: RunState, step: bool, slots: dict, status, settings: dict) -> None:
-    """One Step, or Play to the end with throttled redraws (or in slow motion)."""
-    redraw = lambda r: draw(r, slots, status, f"live{r.draws}", settings["logx"], live=True)  # noqa: E731
-    try:
-        if step:
-            run.step()
-        elif settings["slow"]:
-            run.play_slowly(redraw)
-        else:
-            run.play(redraw)
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as e:
-        run.stop()
-        st.error(f"The solver failed: {e}", icon=":material/error:")
+def largest_n_words(settings: dict) -> str:
+    n = largest_n(settings, server.controller().limits.memory)
+    return (f"At d = {settings['d']}, runs up to n = {n:,} fit." if n else
+            f"No n fits at d = {settings['d']}: try a smaller d.")
 
 
-def downloads(run: RunState) -> None:
+def act(settings: dict, pressed: dict) -> None:
+    """Apply the buttons, in an order that is safe under any clicking (no Streamlit call in between,
+    so a rerun cannot interrupt it halfway)."""
+    ctl = server.controller()
+    job: RunJob | None = st.session_state.get(JOB)
+    key = state.run_key(settings)
+    if pressed["reset"]:
+        if job is not None:
+            job.stop()
+            ctl.forget(job)
+        job = st.session_state[JOB] = None
+        st.session_state[VIEW] = {"mode": "live"}
+        st.session_state[FEED].reset()
+    if job is not None and job.active and job.key != key:
+        job.stop("you changed a setting")
+        ctl.withdraw(job)
+    if pressed["stop"]:
+        if job is not None and job.stop():
+            ctl.withdraw(job)
+        if st.session_state[VIEW].get("playing"):
+            st.session_state[VIEW] = {"mode": "live"}
+    if pressed["pin"] and job is not None:
+        snaps = {a: snapshot(r.history) for a, r in job.runs.items() if len(r.history)}
+        pins = st.session_state.setdefault(PINS, [])
+        pins.append({"settings": dict(job.settings), "snaps": snaps})
+        del pins[:-MAX_PINS]
+    if pressed["clear_pins"]:
+        st.session_state[PINS] = []
+        st.session_state[FEED].reset()
+    if pressed["run"] or pressed["step"]:
+        if pressed["step"] and job is not None and job.active:
+            job.stop("Step pauses a running run; press Step again for one iteration")
+            ctl.withdraw(job)
+            return
+        if job is None or job.key != key or job.done or job.phase == "failed":
+            if job is not None:
+                job.stop()
+                ctl.forget(job)
+            job = new_job(settings)
+            st.session_state[JOB] = job
+            st.session_state[VIEW] = {"mode": "live"}
+            if job is None:
+                return
+        fresh = all(len(r.history) == 0 for r in job.runs.values())
+        if settings["slow"] and pressed["run"] and fresh:       # slow motion: a paced view of the live run
+            st.session_state[VIEW] = start_replay(SLOW_SECONDS, max(budgets(job)), settings["logx"], "slow motion")
+        elif pressed["run"]:
+            st.session_state[VIEW] = {"mode": "live"}
+        if job.request("run" if pressed["run"] else "step"):
+            try:
+                ctl.submit(job)
+            except Refused as e:
+                job.stop("refused")
+                st.error(f"**This run is too big for this server.** {e}. {largest_n_words(settings)}",
+                         icon=":material/block:")
+
+
+def tick_seconds() -> float:
+    """Four live updates a second while at most four sessions compute; fewer as more do."""
+    return min(MAX_TICK, TICK * max(1, math.ceil(server.controller().busy() / 4)))
+
+
+def budgets(job: RunJob) -> list[int]:
+    return [job.settings["gd_iters"] if a == "gd" else job.settings["am_iters"] for a in job.runs]
+
+
+def buttons(job: RunJob | None) -> dict:
+    """The run's controls, with keyboard shortcuts (Streamlit keeps R for its own rerun, so Reset is Delete)."""
+    running = job is not None and job.active
+    pins = bool(st.session_state.get(PINS))
+    b = st.columns([1.1, 1.1, 1.1, 1.2, 1, 1.3 if pins else 0.01, 1.3])
+    pressed = {
+        "run": b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
+                           help="Run to the end (or continue a stopped run), drawing as it goes."),
+        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch", shortcut="Esc",
+                            help="Stop the run within a second. Changing any setting stops it too."),
+        "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch", shortcut="Right",
+                            help="One iteration of each algorithm (pauses a running run)."),
+        "reset": b[3].button("Reset", icon=":material/restart_alt:", key="reset_btn", width="stretch",
+                             shortcut="Delete", help="Clear the charts."),
+        "pin": b[4].button("Pin", icon=":material/push_pin:", key="pin_btn", width="stretch", shortcut="P",
+                           help="Keep this run on the charts (thin dashed lines) and compare the next one with it."),
+        "clear_pins": pins and b[5].button("Unpin", icon=":material/layers_clear:", key="clear_pins_btn",
+                                           width="stretch", help="Remove the pinned runs."),
+        "toggle": b[6].button("Pause" if running else "Play", icon=":material/pause:" if running else
+                              ":material/play_circle:", key="toggle_btn", width="stretch", shortcut="Space",
+                              help="Run, or pause a running run (the space bar)."),
+    }
+    if pressed["toggle"]:
+        pressed["stop" if running else "run"] = True
+    return pressed
+
+
+def downloads(job: RunJob) -> None:
     c1, c2, _ = st.columns([1, 1, 2])
-    c1.download_button("History (CSV)", icon=":material/download:", data=lambda: export.history_csv(run),
+    c1.download_button("History (CSV)", icon=":material/download:", data=lambda: export.history_csv(job),
                        file_name="shallowres_history.csv", mime="text/csv", on_click="ignore",
                        help="One row per algorithm and iteration.", width="stretch")
-    c2.download_button("Run (JSON)", icon=":material/download:", data=lambda: export.run_json(run),
+    c2.download_button("Run (JSON)", icon=":material/download:", data=lambda: export.run_json(job),
                        file_name="shallowres_run.json", mime="application/json", on_click="ignore",
                        help="Settings, history, flips per neuron and the final W of each algorithm.",
                        width="stretch")
+
+
+def copy_as_code(settings: dict) -> None:
+    """The run as a link, a command line and a Python snippet (st.code has a copy button)."""
+    with st.expander("Share or copy as code: this run as a link, from the command line or Python"):
+        st.caption("The same seed gives the same numbers, bit for bit.")
+        base = (st.context.url or "").split("?")[0]
+        st.code(base + "?" + urlencode(state.encode(settings)), language=None)
+        st.code("\n".join(copy_code.command_lines(settings)), language="bash")
+        st.code(copy_code.python_snippet(settings), language="python")
 
 
 def explain() -> None:
@@ -113,53 +298,38 @@ def explain() -> None:
             "- **AM**, eqs. (2)-(3): freeze which ReLUs are on (the masks), then solve the now-linear "
             "least-squares problem exactly.\n\n"
             "A *flip* is a (sample, neuron) pair whose ReLU is on where the teacher's is off, or the "
-            "other way round. Once no ReLU disagrees with the teacher, AM lands on W* in one step.")
+            "other way round. Once no ReLU disagrees with the teacher, AM lands on W* in one step.\n\n"
+            "The server runs every student's computation in turn: a big run may wait for room "
+            "(the status line says how long), and a long one shares the CPU with short ones.")
 
 
 def main() -> None:
     settings = widgets.sidebar("train")
+    if settings["present"]:
+        st.html(PRESENT_CSS)
     st.markdown("### Learning a shallow ReLU residual network")
     st.caption("y = relu(X(W* + I)) v* · gradient descent (GD) vs alternating minimization (AM) · "
                "Jagatap & Hegde, ISIT 2019")
     state.show_url_warnings(settings)
     widgets.assumptions_panel(settings)
-
-    b = st.columns([1, 1, 1, 1, 2])
-    play = b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
-                       help="Run to the end (or continue a stopped run), drawing as it goes.")
-    stop = b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch",
-                       help="Stop the run. Changing any setting stops it too.")
-    step = b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch",
-                       help="Advance each algorithm by exactly one iteration.")
-    reset = b[3].button("Reset", icon=":material/restart_alt:", key="reset_btn", width="stretch",
-                        help="Clear the charts.")
-    status = st.empty()
-    note = st.empty()
-    slots = chart_grid()
-
-    run = st.session_state.get(RUN_KEY)
-    key = state.run_key(settings)
-    if reset:
-        run = st.session_state[RUN_KEY] = None
-    # Stop: the Stop button, a changed setting, or any rerun that interrupted a playing run.
-    if run is not None and not run.done and (stop or run.key != key or run.playing):
-        run.stop()
-    if play or step:
-        if run is None or run.key != key or (run.done and not run.stopped):
-            run = st.session_state[RUN_KEY] = new_run(settings)
-        if run is not None:
-            advance(run, step, slots, status, settings)
-    if run is None:
-        status.info("Press **Run** to train, or **Step** to go one iteration at a time.")
-    else:
-        if run.key != key:
-            note.info("The settings changed since this run: the charts show the previous run. "
-                      "Press **Run** to start one with the new settings.")
-        draw(run, slots, status, f"final{id(run)}-{run.draws}-{run.n_records}", settings["logx"])
-        if settings["logx"]:
-            st.caption("On a log iteration axis the start, t = 0, is not drawn: untick "
-                       "*Log-scale iteration axis* in the sidebar to see it. Drag to zoom, double-click to reset.")
-        downloads(run)
+    st.session_state.setdefault(FEED, Feed())
+    st.session_state.setdefault(VIEW, {"mode": "live"})
+    pressed = buttons(st.session_state.get(JOB))
+    act(settings, pressed)
+    job: RunJob | None = st.session_state.get(JOB)
+    if job is not None and job.key != state.run_key(settings) and not job.active:
+        st.info("The settings changed since this run: the charts show the previous run. "
+                "Press **Run** to start one with the new settings.", icon=":material/info:")
+    view = st.session_state[VIEW]
+    moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
+    tick = tick_seconds() if moving else None
+    st.session_state["was_moving"] = moving
+    st.fragment(run_every=tick)(live_view)(settings)
+    if job is not None and not moving:
+        final_boxes(job)
+        replay_controls(job, settings)
+        downloads(job)
+    copy_as_code(settings)
     explain()
 
 

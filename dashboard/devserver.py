@@ -47,10 +47,13 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> Non
 
 
 @contextlib.contextmanager
-def serve(script: str = "app.py", port: int | None = None, log: Path | None = None) -> Iterator[str]:
+def serve(script: str = "app.py", port: int | None = None, log: Path | None = None,
+          env: dict | None = None) -> Iterator[str]:
     """``streamlit run <script>`` headless on a free loopback port; yields its base URL.
 
-    Extra ``streamlit run`` flags come from $DEVSERVER_EXTRA (e.g. "--logger.level debug").
+    Extra ``streamlit run`` flags come from $DEVSERVER_EXTRA (e.g. "--logger.level debug");
+    ``env`` adds environment variables (e.g. SHALLOWRES_MEMORY_MB). The server's process id
+    is ``server_pid(url)``.
     """
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
@@ -58,13 +61,15 @@ def serve(script: str = "app.py", port: int | None = None, log: Path | None = No
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            *os.environ.get("DEVSERVER_EXTRA", "").split()]
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
+    _PIDS[url] = proc.pid
     try:
         wait_healthy(url, proc)
         yield url
     finally:
+        _PIDS.pop(url, None)
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -73,6 +78,25 @@ def serve(script: str = "app.py", port: int | None = None, log: Path | None = No
             proc.wait()
         if log:
             out.close()
+
+
+_PIDS: dict[str, int] = {}
+
+
+def server_pid(url: str) -> int:
+    """Process id of the server ``serve`` started at ``url``."""
+    return _PIDS[url]
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(resident, peak resident) size of a process in MB, from /proc (Linux)."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024
+    return fields["VmRSS"], fields["VmHWM"]
 
 
 def chromium_path() -> str:
@@ -105,3 +129,33 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 def errors(page) -> list[str]:
     """Texts of exception or error elements on the page."""
     return [e.inner_text() for e in page.query_selector_all(ERROR_SELECTOR)]
+
+
+# JavaScript run in the page: one entry per live chart (Train page): a persistent id stamped on
+# its Plotly DOM node (a replaced node gets a new one), whether it is on screen, the number of
+# points of each trace, and the last x of the first trace of each algorithm.
+CHARTS_JS = """() => [...document.querySelectorAll('.sr-live-grid .js-plotly-plot')].map(e => {
+  if (!e.__probe) e.__probe = Math.random().toString(36).slice(2);
+  const r = e.getBoundingClientRect();
+  const op = parseFloat(getComputedStyle(e).opacity) * parseFloat(getComputedStyle(e.parentElement).opacity);
+  const data = e.data || [];
+  const last = {};
+  for (const t of data) {
+    if (t.legendgroup && !(t.legendgroup in last) && t.x && t.x.length) last[t.legendgroup] = t.x[t.x.length - 1];
+  }
+  return {id: e.__probe, visible: r.width > 0 && r.height > 0 && r.top < innerHeight && op > 0.5,
+          points: data.map(t => (t.x && t.type !== 'heatmap') ? t.x.length : 0), last};
+})"""
+
+
+def charts(page) -> list[dict]:
+    """The Train page's live charts as the browser shows them now (see CHARTS_JS)."""
+    return page.evaluate(CHARTS_JS)
+
+
+def status_iterations(page) -> dict[str, int]:
+    """Iteration numbers the status line names, per algorithm ("GD · iteration 1,234 · ...")."""
+    import re
+
+    text = " ".join(page.locator(".sr-status").all_inner_texts())
+    return {alg.lower(): int(n.replace(",", "")) for alg, n in re.findall(r"\b(GD|AM) · iteration ([\d,]+)", text)}

@@ -65,6 +65,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("eps", "float", 1e-2, 1e-12, 0.5),
     Field("logx", "bool", True),
     Field("slow", "bool", False),
+    Field("present", "bool", False),
 )}
 
 # Settings that change the numbers of a run (``eps``, ``logx`` and ``slow`` do not).
@@ -72,6 +73,9 @@ RUN_FIELDS = ("d", "n", "gamma", "delta", "alg", "init", "resample", "eta",
               "gd_iters", "am_iters", "tol", "noise", "seed")
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+LABELS = {"d": "d", "n": "n", "gamma": "γ", "delta": "δ", "alg": "algorithms", "init": "init",
+          "resample": "fresh samples", "eta": "η", "gd_iters": "GD iterations", "am_iters": "AM iterations",
+          "tol": "tolerance", "noise": "noise σ", "seed": "seed"}
 
 
 def defaults() -> dict:
@@ -157,6 +161,17 @@ def parse_query(params: Mapping[str, str | list[str]]) -> tuple[dict, list[str]]
 def encode(settings: Mapping) -> dict[str, str]:
     """Query parameters for ``settings``: every setting, as text that parses back exactly."""
     return {name: fmt(settings[name]) for name in FIELDS}
+
+
+def describe_difference(before: Mapping, after: Mapping) -> str:
+    """The run settings of ``before`` that differ from ``after``, as "n = 850, fresh samples on"."""
+    out = []
+    for name in RUN_FIELDS:
+        if name != "alg" and before[name] != after[name]:
+            v = before[name]
+            out.append(f"{LABELS[name]} {'on' if v else 'off'}" if isinstance(v, bool)
+                       else f"{LABELS[name]} = {fmt(v)}")
+    return ", ".join(out)
 
 
 def run_key(settings: Mapping) -> tuple:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +30,8 @@ PRESETS: dict[str, dict] = {
                               resample=False, eta="theory", noise=0.0),
     "Theory mode": dict(d=20, n=1700, gamma=1.5, delta=0.8, alg="both", init="identity",
                         resample=True, eta="theory", noise=0.0),
+    "Bounds hold": dict(d=2, n=4000, gamma=0.01, delta=0.8, alg="both", init="identity",
+                        resample=False, eta="theory", noise=0.0, seed=0, eps=1e-8),
 }
 PRESET_HELP = {
     "Paper, Fig. 1(b)": "The paper's experiment: d = 20, n = 1700, ||W*||_F = 2, identity "
@@ -39,6 +42,9 @@ PRESET_HELP = {
                          "initialization starts far from the teacher.",
     "Theory mode": "What the theorem assumes: a fresh batch of samples every iteration and "
                    "||W*||_F = 1.5 within the Assumption-1 bound.",
+    "Bounds hold": "d = 2, n = 4000, ||W*||_F = 0.01, seed 0, eps = 1e-8: one of the tiny settings where the "
+                   "paper's bounds are below 1 (rho_GD about 0.91, rho_AM about 0.49), so the predicted "
+                   "T_GD/T_AM is a number and every step can be checked against it (Theory page).",
 }
 ALG_LABELS = {"both": "GD and AM side by side", "gd": "Gradient descent (GD)",
               "am": "Alternating minimization (AM)"}
@@ -93,6 +99,13 @@ def _seed_widgets(settings: Mapping, page: str) -> None:
     for k, v in _widget_values(settings).items():
         if entering or k not in st.session_state:
             st.session_state[k] = v
+
+
+def set_settings(**changes) -> None:
+    """Callback: change some settings and their controls (runs before the widgets are drawn)."""
+    settings = {**state.session_settings(), **changes}
+    st.session_state[state.SETTINGS_KEY] = settings
+    st.session_state.update(_widget_values(settings))
 
 
 def apply_preset(name: str) -> None:
@@ -169,6 +182,9 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
                                           step=1, key=wkey("seed"),
                                           help="One seed fixes the teacher, the data and the random "
                                                "initialization: the same seed, the same run."))
+        st.button("New random teacher", icon=":material/casino:", key="new_teacher_btn", width="stretch",
+                  shortcut="N", on_click=set_settings, kwargs={"seed": secrets.randbelow(2**31)},
+                  help="A new seed: a new teacher W*, v* and new data (the URL keeps it, so the link reproduces it).")
         st.markdown("### Algorithms")
         new["alg"] = st.radio("Algorithm", list(ALG_LABELS), list(ALG_LABELS).index(settings["alg"]),
                               format_func=ALG_LABELS.get, key=wkey("alg"),
@@ -203,9 +219,12 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
             new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
                                       help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
             new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
-                                      help="A run takes about 15 s: the charts redraw after every AM "
-                                           "iteration and every 1/25 of GD's iterations. Off: as fast as "
-                                           "the solver goes.")
+                                      help="The run unfolds over about 15 s (log-paced on a log axis), "
+                                           "whatever the solver's speed. Off: as fast as the solver goes.")
+            new["present"] = st.checkbox("Presentation mode", settings["present"], key=wkey("present"),
+                                         help="Larger text, lines and charts for a lecture hall; a link with "
+                                              "present=true opens with the sidebar collapsed. Keys: Space run/"
+                                              "pause, → step, Esc stop, Delete reset, P pin, N new teacher.")
     state.sync_url(new)
     return new
 

@@ -4,8 +4,10 @@
 
 Starts ``streamlit run app.py`` on a free loopback port, opens each page in headless
 Chromium (Debian's), presses Run where there is one, waits for the charts, and saves
-``train.png``, ``theory.png`` (and ``phase.png`` if pages/2_Phase_transition.py exists)
-at the first size; other sizes get a ``-WxH`` suffix.
+``train.png``, ``train-midrun.png`` (slow motion, 4 s after Run), ``theory.png`` (the
+paper's setting), ``theory-bounds-hold.png`` (the "Bounds hold" preset), ``theory-steps.png``
+and ``theory-bounds-hold-steps.png`` (the per-step charts) and ``phase.png`` if
+pages/2_Phase_transition.py exists, at the first size; other sizes get a ``-WxH`` suffix.
 """
 from __future__ import annotations
 
@@ -18,13 +20,20 @@ sys.path.insert(0, str(ROOT))
 
 from dashboard.devserver import chromium, errors, serve, wait_idle  # noqa: E402
 
-PAGES = [("train", "", True), ("theory", "Theory", False)]
+# (file name, URL path with query, press Run, optional heading to scroll to the top of the view)
+BOUNDS_HOLD = "Theory?d=2&n=4000&gamma=0.01&eps=1e-08&seed=0"
+PAGES = [("train", "", True), ("train-midrun", "?slow=true", True), ("theory", "Theory", False),
+         ("theory-bounds-hold", BOUNDS_HOLD, False),
+         ("theory-steps", "Theory?eta=0.9x&eps=1e-08&gd_iters=3000", False, "Every step against its bound"),
+         ("theory-bounds-hold-steps", BOUNDS_HOLD, False, "Every step against its bound")]
+LIVE = ".sr-live-grid .js-plotly-plot"          # the Train page's live charts
+DONE = "[data-testid='stDownloadButton']"       # ... drawn once its run has ended
 if (ROOT / "pages" / "2_Phase_transition.py").exists():
     PAGES.append(("phase", "Phase_transition", True))
 
 
 def shoot(browser, url: str, name: str, path: str, press_run: bool, size: tuple[int, int],
-          out: Path, suffix: str) -> Path:
+          out: Path, suffix: str, scroll_to: str | None = None) -> Path:
     page = browser.new_page(viewport={"width": size[0], "height": size[1]})
     page.goto(f"{url}/{path}", timeout=60_000)
     wait_idle(page, timeout=120_000)
@@ -33,9 +42,19 @@ def shoot(browser, url: str, name: str, path: str, press_run: bool, size: tuple[
         button = page.get_by_role("button", name="Run", exact=False).first
         button.click()
         page.wait_for_timeout(500)
-        wait_idle(page, timeout=300_000)
-    page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=60_000)
-    page.wait_for_timeout(1500)          # let Plotly finish its layout
+        if name == "train-midrun":
+            page.wait_for_timeout(3500)
+        elif name == "train":
+            page.wait_for_selector(DONE, timeout=300_000)
+        else:
+            wait_idle(page, timeout=300_000)
+    page.wait_for_selector(LIVE if name.startswith("train") else "[data-testid='stPlotlyChart']", timeout=300_000)
+    if path.startswith("Theory"):
+        page.wait_for_selector("text=Assumptions checklist", timeout=300_000)   # the page's last section
+    if scroll_to:
+        page.get_by_text(scroll_to).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    if name != "train-midrun":
+        page.wait_for_timeout(1500)          # let Plotly finish its layout
     bad = errors(page)
     if bad:
         print(f"{name}: error elements on the page: {bad}", file=sys.stderr)
@@ -59,8 +78,8 @@ def main(argv=None) -> int:
     with serve() as url, chromium() as browser:
         for i, size in enumerate(sizes):
             suffix = "" if i == 0 else f"-{size[0]}x{size[1]}"
-            for name, path, press_run in [p for p in PAGES if p[0] in a.pages.split(",")]:
-                print(shoot(browser, url, name, path, press_run, size, out, suffix))
+            for name, path, press_run, *scroll in [p for p in PAGES if p[0] in a.pages.split(",")]:
+                print(shoot(browser, url, name, path, press_run, size, out, suffix, *scroll))
     return 0
 
 

@@ -9,18 +9,25 @@ import json
 import math
 import sys
 
+from .ladder import measured_rung
 from .problem import load_problem, make_problem
 from .solvers import DEFAULT_TOL, IterRecord, run
 from .sweep_cli import add_sweep_parser, cmd_sweep
 from .theory import theory
+from .theory_path import path_run, path_rung
 from .validation import CONSTRAINTS, MB, Interval, check
 
 RECORD_KEYS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher",
                "flips_prev", "rho3", "seconds", "inner_iters")
-THEORY_KEYS = ("sigma_min", "sigma_max", "kappa", "rho3", "rho4", "rho_gd", "rho_am",
-               "rho_am_tight", "t_gd", "t_am", "t_ratio_pred", "kappa_w", "lambda",
+THEORY_KEYS = ("sigma_min", "sigma_max", "kappa", "rho3", "rho3_sum", "rho3_rss", "rho3_norm_of_sum",
+               "rho3_unit_scale", "rho3_rss_unit_scale", "rho3_norm_of_sum_unit_scale", "rho4", "rho_gd",
+               "rho_am", "rho_gd_tight", "rho_am_tight", "eta", "t_gd", "t_am", "t_ratio_pred", "t_gd_tight",
+               "t_am_tight", "t_ratio_pred_tight", "sigma_min_star", "sigma_max_star", "kappa_star",
+               "rho_gd_local", "am_first_factor", "am_local_constant", "t_gd_local", "t_am_local",
+               "t_ratio_local", "kappa_inf", "kappa_inf_star", "sigma_min_inf_unit", "sigma_max_inf_unit",
+               "rho3_inf_unit", "rho3_rss_inf_unit", "rho_gd_inf", "rho_am_inf", "kappa_w", "lambda",
                "log10_lambda", "assumption1_bound", "assumption1_holds", "balance_ratio",
-               "n_over_d2", "rel_err0", "eps", "gamma", "d", "n", "vacuous")
+               "n_over_d2", "rel_err0", "eps", "gamma", "d", "n", "vacuous", "ladder")
 
 
 class Parser(argparse.ArgumentParser):
@@ -68,9 +75,18 @@ def build_parser() -> Parser:
     r.add_argument("--am-solver", dest="am_solver", default="auto",
                    help="auto | cholesky | gram | cg | lsqr | dense")
     r.add_argument("--every", type=int, default=None, help="table: print every K-th iteration")
-    t = sub.add_parser("theory", help="the paper's theory quantities at the initial point")
+    t = sub.add_parser("theory", help="the paper's theory quantities at the initial point; with --path, "
+                                      "at every iterate of GD and AM runs")
     _add_problem_args(t)
-    t.add_argument("--eps", type=float, default=1e-8, help="target relative error for predicted T")
+    t.add_argument("--eps", type=float, default=1e-8, help="target relative error for predicted T "
+                                                           "(with --path the runs stop there)")
+    t.add_argument("--eta", default="theory", help="GD's step, as for run: theory | Kx | a number")
+    t.add_argument("--path", action="store_true",
+                   help="run GD and AM and evaluate the theory at every iterate (per-step verdicts)")
+    t.add_argument("--gd-iters", dest="gd_iters", type=int, default=3000, help="with --path: GD's iteration limit")
+    t.add_argument("--am-iters", dest="am_iters", type=int, default=50, help="with --path: AM's iteration limit")
+    t.add_argument("--max-spectra", dest="max_spectra", type=int, default=None,
+                   help="with --path: spectra at most at this many iterates per run (log-spaced; default all)")
     add_sweep_parser(sub)
     return parser
 
@@ -139,17 +155,86 @@ def _table_line(r: IterRecord) -> str:
             f"{r.flips_teacher:>7} {r.flips_prev:>10} {r.rho3:>8.4f}")
 
 
+def _fmt(v) -> str:
+    if v is None:
+        return "none (see below)"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _ladder_lines(rungs: list[dict]) -> list[str]:
+    def cell(x, digits=".4g"):
+        return "-" if x is None else format(x, digits)
+    lines = [f"{'rung':<46} {'rate GD':>9} {'rate AM':>9} {'T_GD':>7} {'T_AM':>6} {'ratio log':>10} {'ratio eps':>10}"]
+    for r in rungs:
+        lines.append(f"{r['label']:<46} {cell(r['rate_gd'])!s:>9} {cell(r['rate_am'])!s:>9} "
+                     f"{cell(r['t_gd'], '.0f')!s:>7} {cell(r['t_am'], '.0f')!s:>6} "
+                     f"{cell(r['ratio_log'])!s:>10} {cell(r['ratio_eps'])!s:>10}")
+    return lines
+
+
+def _path_summary(alg: str, res, path) -> list[str]:
+    d = path.as_dict()
+    counts = lambda k: ", ".join(f"{v} {n}" for n, v in d[f"verdict_{k}_counts"].items() if v)  # noqa: E731
+    bound = "(4)" if alg == "gd" else "(5)"
+    return [f"{alg.upper()}: {res.n_iter} steps ({res.stop_reason.replace('_', ' ')}); theory at every iterate in "
+            f"{path.seconds:.2f} s ({path.spectra_computed} spectra computed, {path.cache_hits} reused)",
+            f"  paper's bound {bound} at each iterate: {counts('paper')}",
+            f"  tightened bound at each iterate: {counts('tight')}"]
+
+
 def cmd_theory(a, out) -> int:
-    th = theory(_problem(a), init=a.init, delta=a.delta, eps=a.eps, resample=a.resample)
+    if a.path:
+        check("gd_iters", a.gd_iters)
+        check("am_iters", a.am_iters)
+        if a.max_spectra is not None and a.max_spectra < 2:
+            raise ValueError(f"max_spectra must be an integer >= 2; got {a.max_spectra}")
+    problem = _problem(a)
+    budget = _budget(a)
+    th = theory(problem, init=a.init, delta=a.delta, eps=a.eps, resample=a.resample, eta=a.eta,
+                memory_budget=budget)
     d = th.as_dict()
+    result = {k: d[k] for k in THEORY_KEYS}
+    result.update({k: v for k, v in d.items() if k.endswith("_reason") and k[:-7] in THEORY_KEYS})
+    paths = {}
+    if a.path:
+        for alg, iters in (("gd", a.gd_iters), ("am", a.am_iters)):
+            paths[alg] = path_run(problem, alg, init=a.init, delta=a.delta, eta=a.eta, resample=a.resample,
+                                  iters=iters, tol=a.eps, memory_budget=budget, max_spectra=a.max_spectra)
+        gd, am = paths["gd"], paths["am"]
+        extra = [path_rung(gd[1], am[1], a.eps),
+                 measured_rung(gd[0].history["rel_err"], am[0].history["rel_err"], a.eps,
+                               gd[0].stop_reason, am[0].stop_reason,
+                               gd[0].history["flips_teacher"], am[0].history["flips_teacher"])]
+        result["ladder"] = result["ladder"] + [r.as_dict() for r in extra]
+        result["path"] = {alg: p.as_dict() for alg, (_, p) in paths.items()}
     if a.json:
-        out.write(json.dumps({k: d[k] for k in THEORY_KEYS}) + "\n")
+        out.write(json.dumps(result) + "\n")
         return 0
-    fmt = lambda v: "vacuous" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))  # noqa: E731
-    for k in THEORY_KEYS[:-1]:
-        out.write(f"{k:>18}  {fmt(d[k])}\n")
-    for why in d["vacuous"].values():
-        out.write(f"\n{why}\n")
+    for k in THEORY_KEYS:
+        if k not in ("vacuous", "ladder"):
+            out.write(f"{k:>28}  {_fmt(result[k])}\n")
+    out.write(f"\nLadder of predictions to eps = {a.eps:g} (ratio log: log(1/rho_AM)/log(1/rho_GD); "
+              "ratio eps: T_GD/T_AM)\n")
+    out.write("\n".join(_ladder_lines(result["ladder"])) + "\n")
+    for r in result["ladder"]:
+        notes = [f"{k}: {v}" for k, v in r["reasons"].items() if k in ("ratio_log", "ratio_eps", "t_gd", "t_am")]
+        if notes:
+            out.write(f"  {r['label']}\n" + "".join(f"    {x}\n" for x in notes))
+    if a.path:
+        out.write("\n" + "\n".join(line for alg, (res, p) in paths.items() for line in _path_summary(alg, res, p))
+                  + "\n")
+    nulls = [(k, result[f"{k}_reason"]) for k in THEORY_KEYS if result.get(k) is None and f"{k}_reason" in result]
+    if nulls:
+        out.write("\nWhy some values are not numbers:\n")
+        out.write("".join(f"  {k}: {why}\n" for k, why in nulls))
+    if d["vacuous"]:
+        names = {"rho_gd": "rho_GD (4)", "rho_am": "rho_AM (5)", "rho_gd_tight": "the tightened GD bound",
+                 "rho_am_tight": "the tightened AM bound"}
+        listed = ", ".join(f"{names[k]} = {_fmt(d[k])}" for k in d["vacuous"])
+        out.write(f"\nvacuous at W^0 (>= 1, no contraction promised): {listed}. Why:\n")
+        out.write("".join(f"  - {c}\n" for c in th.causes()))
     return 0
 
 
@@ -165,7 +250,7 @@ def main(argv=None, out=None) -> int:
         if name in ("W_star", "v_star", "X", "X_test", "the"):   # arrays read from --problem F.npz
             name = "problem"
         flag = "--" + name.replace("_", "-")
-        known = name in CONSTRAINTS or name in ("problem", "every", "memory_budget")
+        known = name in CONSTRAINTS or name in ("problem", "every", "memory_budget", "max_spectra")
         prefix = f"argument {flag}: " if known else ""
         sys.stderr.write(f"{parser.prog} {a.command}: error: {prefix}{msg}\n")
         return 2

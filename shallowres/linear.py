@@ -20,6 +20,8 @@ import numpy as np
 from scipy.linalg.blas import dsyrk, ssyrk
 from scipy.sparse.linalg import LinearOperator
 
+from .interrupt import checkpoint
+
 
 def vec(U: np.ndarray) -> np.ndarray:
     """Stack the columns of U: vec(U)[q*d + j] = U[j, q]."""
@@ -54,12 +56,15 @@ def B_rmatvec(X: np.ndarray, S: np.ndarray, r: np.ndarray) -> np.ndarray:
 def B_operator(X: np.ndarray, S: np.ndarray) -> LinearOperator:
     """B (n x d^2) as a SciPy LinearOperator on vec(U), matrix-free."""
     n, d = X.shape
-    return LinearOperator(
-        (n, d * d),
-        matvec=lambda u: B_matvec(X, S, unvec(np.ravel(u), d)),
-        rmatvec=lambda r: vec(B_rmatvec(X, S, np.ravel(r))),
-        dtype=float,
-    )
+    def matvec(u):
+        checkpoint()     # LSQR calls these once per iteration: where a stop is heard
+        return B_matvec(X, S, unvec(np.ravel(u), d))
+
+    def rmatvec(r):
+        checkpoint()
+        return vec(B_rmatvec(X, S, np.ravel(r)))
+
+    return LinearOperator((n, d * d), matvec=matvec, rmatvec=rmatvec, dtype=float)
 
 
 def dense_B(X: np.ndarray, S: np.ndarray) -> np.ndarray:
@@ -99,6 +104,7 @@ def add_normal_rows(G: np.ndarray, X: np.ndarray, S: np.ndarray, alpha: float = 
     syrk = ssyrk if X.dtype == np.float32 else dsyrk
     rows = max(1, chunk_bytes // (X.itemsize * d * d))
     for lo in range(0, n, rows):
+        checkpoint()
         Bc = dense_B(X[lo:lo + rows], S[lo:lo + rows])
         G = syrk(alpha, Bc.T, beta=1.0, c=G, trans=0, lower=1, overwrite_c=1)
     return G

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import lsqr
 
+from .interrupt import checkpoint
 from .linear import (
     B_operator,
     B_rank_deficient,
@@ -169,6 +170,7 @@ def _refined_cholesky32(X, S, rhs, cache: dict | None = None):
     w = sla.cho_solve(c, rhs.astype(np.float32), check_finite=False).astype(float)
     prev = np.inf
     for k in range(1, REFINE_STEPS + 1):
+        checkpoint()
         R = rhs - vec(gram_apply(X, S, unvec(w, d)))
         delta = sla.cho_solve(c, R.astype(np.float32), check_finite=False).astype(float)
         w += delta
@@ -185,7 +187,9 @@ def solve_gram(X, S, y):
     """Minimum-norm solution W = B^T z with (B B^T) z = b (n x n system)."""
     n, d = X.shape
     # B B^T has rank <= d^2 < n when n > d^2: take the pseudo-inverse outright
-    z, singular = _psd_solve(gram_matrix(X, S), residual_target(X, S, y), pinv=n > d * d)
+    G = gram_matrix(X, S)
+    checkpoint()
+    z, singular = _psd_solve(G, residual_target(X, S, y), pinv=n > d * d)
     return B_rmatvec(X, S, z), SolveInfo("gram", 0, n < d * d, singular or n < d * d)
 
 
@@ -304,6 +308,7 @@ def solve_cg(X, S, y, W0=None, rtol=CG_RTOL, maxiter=CG_MAXITER):
     k, cap = 0, min(maxiter, max(200, 20 * d * d))
     lanczos = _LanczosMin()
     while not _cg_done(R, Z, W, stop, lanczos):
+        checkpoint()     # between CG iterations: a stop is heard within one (O(n d^2))
         Q = gram_apply(X, S, P)
         pq = np.vdot(P, Q)
         if not pq > 0 or k >= cap:   # breakdown or stagnation: B nearly rank deficient

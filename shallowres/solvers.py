@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .budget import choose_am_path, run_bytes
+from .interrupt import Cancelled, cancellable, checkpoint
 from .linear import B_rmatvec, signed_masks
 from .lsq import SolveInfo, solve_am_step
 from .problem import Problem, initial_point
@@ -80,14 +81,14 @@ def parse_eta(eta) -> tuple[str, float]:
 ETA_SIGMA_MIN_RTOL = 0.05   # eta's relative sensitivity to sigma_min^2 is 1/(kappa + 1) <= 1/d
 
 
-def theory_eta(X: np.ndarray, S: np.ndarray) -> float:
+def theory_eta(X: np.ndarray, S: np.ndarray, method: str = "auto") -> float:
     """eta = 2 / (sigma_min^2 + sigma_max^2) of B/sqrt(n) (the proof of eq. (4)).
 
-    Exact while the spectrum is dense (d <= 50, budget.DENSE_SPECTRUM_MAX_COLS); above,
-    sigma_min^2 is taken to 5%, which moves eta by at most 0.05/(kappa + 1)
-    (kappa > d here), and sigma_max exactly.
+    ``method`` as in :func:`~shallowres.spectrum.extreme_singular_values`: exact with
+    the dense spectrum; matrix-free, sigma_min^2 is taken to 5%, which moves eta by
+    at most 0.05/(kappa + 1) (kappa > d here), and sigma_max exactly.
     """
-    lo, hi = extreme_singular_values(X, S, rtol=ETA_SIGMA_MIN_RTOL)
+    lo, hi = extreme_singular_values(X, S, method=method, rtol=ETA_SIGMA_MIN_RTOL)
     if hi == 0:   # B = 0: the gradient vanishes whatever the step; GD stops at a fixed point
         return 1.0
     return 2.0 / (lo * lo + hi * hi)
@@ -126,83 +127,140 @@ def iterate(problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
             resample: bool = False, keep_W: bool = False, am_solver: str = "auto",
             memory_budget: int = GB) -> Iterator[IterRecord]:
     """Yield records for t = 0, 1, 2, ... of GD (eq. 1) or AM (eqs. 2-3). Endless:
-    stop by leaving the loop, or use :func:`run`."""
-    init, delta = check("init", init), check("delta", delta)
-    path = plan_run(problem.n, problem.d, alg, resample=resample, am_solver=am_solver,
-                    memory_budget=memory_budget)
-    alg = check("alg", alg)
-    eta_kind, eta_value = parse_eta(eta) if alg == "gd" else ("fixed", 1.0)
-    d = problem.d
-    if W0 is None:
-        W0 = initial_point(problem, init, delta)
-    W = np.array(W0, dtype=float)
-    if W.shape != (d, d) or not np.all(np.isfinite(W)):
-        raise ValueError(f"W0 must be a finite {d} x {d} array; got shape {W.shape}")
-    return _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path)
+    stop by leaving the loop, or use :func:`run`. A thin loop over :class:`Stepper`."""
+    stepper = Stepper(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
+                      keep_W=keep_W, am_solver=am_solver, memory_budget=memory_budget)
+    return _records(stepper)
 
 
-def _iterate(problem, alg, W, eta_kind, eta_value, resample, keep_W, path):
-    n, d = problem.n, problem.d
-    I = np.eye(d)
-    v = problem.v_star
-    W_star, scale = problem.W_star, problem.scale
-    def limit():
-        return blas_limit(n, d)
+def _records(stepper: Stepper) -> Iterator[IterRecord]:
+    yield stepper.record
+    while math.isfinite(stepper.record.err):
+        yield stepper.step()
 
-    resumed = time.perf_counter()
-    elapsed = 0.0          # compute time only: not the time spent suspended at yield
-    with limit():
-        batch = _Batch(problem, 0, resample)
-    M_prev = None
-    eta = None
-    info = SolveInfo("", 0, False, False)
-    cache: dict = {}   # the Cholesky path's B^T B, updated from step to step
-    for t in range(10**12):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), limit():
-            U = W + I
-            Z = batch.X @ U                                 # the one n x d x d product
+
+# eta's dense spectrum stays below ~0.3 s (d <= 40), so a stop is heard during it too;
+# above, the matrix-free sigma_min^2 to 5% moves eta by at most 0.05/(kappa + 1) < 0.05/d.
+ETA_DENSE_MAX_COLS = 1600
+
+
+class Stepper:
+    """One GD (eq. 1) or AM (eqs. 2-3) run, one iteration at a time.
+
+    ``record`` describes the current iterate W^t; ``step(cancel)`` moves to
+    W^{t+1} and returns its record. A step cut short by ``cancel`` (checked between
+    CG/LSQR/LOBPCG iterations and row chunks of B^T B) raises
+    :class:`~shallowres.interrupt.Cancelled` and leaves the stepper at W^t, so it can
+    be stepped again later. ``W0``, ``t0``, ``eta`` (GD's step, once known) and
+    ``seconds0`` (compute time so far) restart a run from a saved iterate: the same
+    numbers as the uninterrupted run, bit for bit for GD (AM's cached B^T B is
+    rebuilt, so its iterates agree to rounding).
+
+    Raises ValueError (MemoryBudgetError) for a bad parameter or a run past the budget.
+    """
+
+    def __init__(self, problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
+                 init: str = "identity", delta: float = 0.8, eta="theory", resample: bool = False,
+                 keep_W: bool = False, am_solver: str = "auto", memory_budget: int = GB, t0: int = 0,
+                 seconds0: float = 0.0):
+        init, delta = check("init", init), check("delta", delta)
+        self.path = plan_run(problem.n, problem.d, alg, resample=resample, am_solver=am_solver,
+                             memory_budget=memory_budget)
+        self.alg = check("alg", alg)
+        kind, value = parse_eta(eta) if self.alg == "gd" else ("fixed", 1.0)
+        self.eta_kind, self.eta_value = kind, value
+        self.eta: float | None = value if kind == "fixed" and self.alg == "gd" else None
+        d = problem.d
+        if W0 is None:
+            W0 = initial_point(problem, init, delta)
+        W = np.array(W0, dtype=float)
+        if W.shape != (d, d) or not np.all(np.isfinite(W)):
+            raise ValueError(f"W0 must be a finite {d} x {d} array; got shape {W.shape}")
+        self.problem, self.resample, self.keep_W = problem, resample, keep_W
+        self.W, self.t, self.elapsed = W, int(t0), float(seconds0)
+        self._I = np.eye(d)
+        self._cache: dict = {}          # the Cholesky path's B^T B, updated from step to step
+        self._info = SolveInfo("", 0, False, False)
+        self._M_prev = None
+        start = time.perf_counter()
+        with self._limit():
+            self._batch = _Batch(problem, self.t, resample)
+        self.record = self._measure(start)
+
+    def _limit(self):
+        return blas_limit(self.problem.n, self.problem.d)
+
+    def step(self, cancel: Callable[[], bool] | None = None) -> IterRecord:
+        """Move to W^{t+1} (eq. 1 or eqs. 2-3) and return its record.
+
+        Raises Cancelled (the stepper stays at W^t) when ``cancel()`` turns true
+        midway, and ValueError once the error is no longer finite (nothing to step from).
+        """
+        if not math.isfinite(self.record.err):
+            raise ValueError("the run diverged: there is no finite iterate to step from")
+        start = time.perf_counter()
+        try:
+            with cancellable(cancel), np.errstate(over="ignore", invalid="ignore"), self._limit():
+                checkpoint()
+                S = signed_masks(self._M, self.problem.v_star)
+                if self.alg == "gd":
+                    if self.eta is None:
+                        method = "dense" if min(self.problem.n, self.problem.d ** 2) <= ETA_DENSE_MAX_COLS \
+                            else "matrix_free"
+                        self.eta = self.eta_value * theory_eta(self._batch.X, S, method)
+                    # eq. (1); B^T r = X^T (S * r) with S = M diag(v), so the v scaling
+                    # is applied to the d x d result instead of an n x d array
+                    W = self.W + (self.eta / self.problem.n) * (B_rmatvec(self._batch.X, self._M, self._r)
+                                                               * self.problem.v_star)
+                    info = self._info
+                else:
+                    W, info = solve_am_step(self.path, self._batch.X, S, self._batch.y, self.W,
+                                            self._cache)   # eq. (3)
+        except Cancelled:
+            self.elapsed += time.perf_counter() - start
+            raise
+        start2 = time.perf_counter()
+        self.elapsed += start2 - start
+        self.W, self._info, self.t = W, info, self.t + 1
+        if self.resample:
+            with self._limit():
+                self._batch = _Batch(self.problem, self.t, True)
+                self._M_prev = self._batch.X @ self._U > 0     # W^t's masks on the new batch
+        else:
+            self._M_prev = self._M
+        self.record = self._measure(start2)
+        return self.record
+
+    def _measure(self, start: float) -> IterRecord:
+        """The record of W^t on the current batch; keeps its masks and residual for the next step."""
+        p, b, n = self.problem, self._batch, self.problem.n
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), self._limit():
+            U = self.W + self._I
+            Z = b.X @ U                                     # the one n x d x d product
             M = Z > 0
-            r = batch.y - np.maximum(Z, 0.0, out=Z) @ v     # y - B^t vec(W^t + I)
+            r = b.y - np.maximum(Z, 0.0, out=Z) @ p.v_star  # y - B^t vec(W^t + I)
             del Z
-            mismatch = M != batch.M_star
+            mismatch = M != b.M_star
             per_neuron = np.count_nonzero(mismatch, axis=0)
-            err = float(np.linalg.norm(W - W_star))
-            E = np.sqrt(np.einsum("iq,iq->q", batch.Z_star2, mismatch) / n)
-            test_r = problem.y_test - np.maximum(problem.X_test @ U, 0.0) @ v
+            err = float(np.linalg.norm(self.W - p.W_star))
+            E = np.sqrt(np.einsum("iq,iq->q", b.Z_star2, mismatch) / n)
+            test_r = p.y_test - np.maximum(p.X_test @ U, 0.0) @ p.v_star
+            self.elapsed += time.perf_counter() - start
             rec = IterRecord(
-                t=t, err=err, rel_err=err / scale,
+                t=self.t, err=err, rel_err=err / p.scale,
                 train_loss=float(r @ r) / (2 * n),
                 test_loss=float(test_r @ test_r) / (2 * len(test_r)),
                 flips_teacher=int(per_neuron.sum()),
                 flips_teacher_per_neuron=per_neuron,
-                flips_prev=0 if M_prev is None else int(np.count_nonzero(M != M_prev)),
+                flips_prev=0 if self._M_prev is None else int(np.count_nonzero(M != self._M_prev)),
                 rho3=float(E.sum() / err) if err > 0 else 0.0,
-                seconds=elapsed + time.perf_counter() - resumed,
-                inner_iters=info.inner_iters, solver=info.solver,
-                underdetermined=info.underdetermined,
-                W=W.copy() if keep_W else None,
+                seconds=self.elapsed,
+                inner_iters=self._info.inner_iters, solver=self._info.solver,
+                underdetermined=self._info.underdetermined,
+                W=self.W.copy() if self.keep_W else None,
             )
-        elapsed = rec.seconds
-        yield rec
-        resumed = time.perf_counter()
-        if not math.isfinite(err):
-            return
-        with np.errstate(over="ignore", invalid="ignore"), limit():
-            if alg == "gd":
-                if eta is None:
-                    eta = eta_value * (theory_eta(batch.X, signed_masks(M, v))
-                                       if eta_kind == "theory" else 1.0)
-                # eq. (1); B^T r = X^T (S * r) with S = M diag(v), so the v scaling
-                # is applied to the d x d result instead of an n x d array
-                W = W + (eta / n) * (B_rmatvec(batch.X, M, r) * v)
-            else:
-                W, info = solve_am_step(path, batch.X, signed_masks(M, v), batch.y, W, cache)   # eq. (3)
-        if resample:
-            with limit():
-                batch = _Batch(problem, t + 1, True)
-                M_prev = batch.X @ U > 0           # W^t's masks on the new batch
-        else:
-            M_prev = M
+        self._U, self._M, self._r = U, M, r
+        return rec
 
 
 def gd(problem: Problem, W0=None, **kw) -> Iterator[IterRecord]:

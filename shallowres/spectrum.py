@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .budget import DENSE_SPECTRUM_MAX_COLS
+from .interrupt import checkpoint
 from .linear import B_rank_deficient, gram_apply, gram_matrix, normal_matrix
 from .lsq import PopulationPreconditioner
 
@@ -79,6 +80,7 @@ def _lobpcg(A, x0: np.ndarray, largest: bool, precond=None, rtol: float = 0.0,
     p = Ap = None
     history = [theta]
     for k in range(1, MAXITER + 1):
+        checkpoint()
         r = Ax - theta * x
         rn = np.linalg.norm(r)
         if rn <= (MAX_RESIDUAL if largest else 1e-10) * abs(theta):

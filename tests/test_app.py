@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -70,82 +71,167 @@ def test_default_page_renders_and_writes_the_url():
     assert at.number_input(key="w_n").value == 1700
     assert at.query_params["d"] == "20" and at.query_params["n"] == "1700"
     assert "Assumption 1 fails" in texts(at, "markdown")          # gamma = 2 > 1.988 at the paper's setting
-    assert not at.get("plotly_chart")
+    assert not at.get("plotly_chart") and len(at.get("bidi_component")) == 1
 
 
-def test_run_draws_four_charts_one_point_per_iteration():
+def payload(at: AppTest) -> dict:
+    """The live charts' last payload (the custom component's data)."""
+    (el,) = at.get("bidi_component")
+    return json.loads(el.proto.json)
+
+
+def series(p: dict, name: str) -> np.ndarray:
+    s = p["series"][name]
+    a = np.frombuffer(base64.b64decode(s["b64"]), dtype="<f8" if s["dtype"] == "f8" else "<i4")
+    return a.reshape(-1, s["width"]) if s["width"] > 1 else a
+
+
+def status(at: AppTest) -> str:
+    """The status line the live component draws above the charts."""
+    return "\n".join(f"{name} · {text}" for name, text in payload(at)["status"])
+
+
+def settle(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
+    """Rerun the page (as its live fragment would) until the run stops computing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = at.session_state["job"] if "job" in at.session_state else None
+        if job is None or not job.active:
+            return at.run()
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.05)
+        at.run()
+
+
+def test_run_draws_four_live_charts_from_the_run():
     at = app(**SMALL).run()
-    click(at, "run_btn")
+    p0 = payload(at)
+    assert len(p0["figs"]) == 4 and p0["series"] == {}            # the charts are there before Run
+    settle(click(at, "run_btn"))
     assert not at.exception
-    res = at.session_state["run"]
-    assert res.done
-    n_points = {alg: tr.n_iter + 1 for alg, tr in res.traces.items()}
-    rel, loss, flips, heat = specs(at)
-    tr = traces(rel)
-    assert set(tr) == {"GD", "AM", "tolerance 1e-08"}
-    for alg, name in (("gd", "GD"), ("am", "AM")):
-        assert len(arr(tr[name]["x"])) == len(arr(tr[name]["y"])) == n_points[alg]
-        np.testing.assert_array_equal(arr(tr[name]["x"]), np.arange(n_points[alg]))
-    assert rel["layout"]["yaxis"]["type"] == "log"
-    assert rel["layout"]["xaxis"]["type"] == "log"        # default: GD's hundreds of steps beside AM's few
-    assert "‖W* + I‖" in rel["layout"]["yaxis"]["title"]["text"]
-    lt = traces(loss)
-    assert set(lt) == {"GD train", "GD test", "AM train", "AM test"}
-    assert lt["GD test"]["line"]["dash"] == "dot" and lt["GD train"]["line"]["dash"] == "solid"
-    assert loss["layout"]["yaxis"]["type"] == "log"
-    assert len(arr(lt["AM train"]["y"])) == n_points["am"]
-    assert set(traces(flips)) == {"GD vs teacher", "GD since t − 1", "AM vs teacher", "AM since t − 1"}
-    assert flips["layout"]["yaxis"]["type"] == "log"
-    z = {t["name"]: arr(t["z"]) for t in heat["data"]}
-    assert z["GD"].shape == (6, n_points["gd"]) and z["AM"].shape == (6, n_points["am"])
-    # GD and AM keep one colour each, on every chart
-    colors = {t["name"].split()[0]: t["line"]["color"] for s in (rel, loss, flips) for t in s["data"]
-              if t["name"].split()[0] in ("GD", "AM")}
-    assert colors["GD"] != colors["AM"]
-    assert all(t["line"]["color"] == colors[t["name"].split()[0]] for s in (rel, loss, flips)
-               for t in s["data"] if t["name"].split()[0] in ("GD", "AM"))
+    job = at.session_state["job"]
+    assert job.done
+    p = payload(at)
+    assert p["full"] and p["final"]
+    rel, flips, loss, heat = p["figs"]
+    assert [t["name"] for t in rel["traces"]] == ["GD", "AM", "tolerance 1e-08"]
+    assert rel["layout"]["yaxis"]["type"] == "log" and rel["layout"]["xaxis"]["type"] == "log"
+    assert "‖W* + I‖<sub>F</sub>" in rel["layout"]["title"]["text"]
+    assert [t["name"] for t in loss["traces"]] == ["GD train", "GD test", "AM train", "AM test"]
+    assert {t["name"] for t in flips["traces"]} == {"GD vs teacher", "GD since t − 1", "AM vs teacher",
+                                                    "AM since t − 1"}
+    prob = make_problem(d=6, n=150, gamma=0.8, seed=3)
+    for alg, iters in (("gd", 40), ("am", 15)):
+        ref = run(prob, alg, iters=iters, tol=1e-8)
+        t = series(p, f"{alg}.t")
+        np.testing.assert_array_equal(series(p, f"{alg}.rel_err"), ref.history["rel_err"][t])
+        np.testing.assert_array_equal(series(p, f"{alg}.flips_teacher"), ref.history["flips_teacher"][t])
+        np.testing.assert_array_equal(series(p, f"{alg}.heat"), ref.flips_per_neuron[series(p, f"{alg}.heat_t")])
+        assert p["head"][alg]["t"] == ref.n_iter
     assert "converged" in texts(at, "success") or "fixed point" in texts(at, "success")
 
 
 def test_shared_link_reproduces_the_exact_run():
     query = dict(SMALL, alg="gd", eta="0.5x", init="random", noise="0.1")
-    at = app(**query).run()
-    click(at, "run_btn")
-    got = arr(traces(specs(at)[0])["GD"]["y"])
-    p = make_problem(d=6, n=150, gamma=0.8, noise=0.1, seed=3)
-    ref = run(p, "gd", init="random", eta="0.5x", iters=40, tol=1e-8)
-    np.testing.assert_array_equal(got, ref.history["rel_err"])
+    at = settle(click(app(**query).run(), "run_btn"))
+    p = payload(at)
+    prob = make_problem(d=6, n=150, gamma=0.8, noise=0.1, seed=3)
+    ref = run(prob, "gd", init="random", eta="0.5x", iters=40, tol=1e-8)
+    np.testing.assert_array_equal(series(p, "gd.rel_err"), ref.history["rel_err"][series(p, "gd.t")])
     assert at.query_params["eta"] == "0.5x" and at.query_params["init"] == "random"
 
 
 def test_step_advances_exactly_one_iteration():
-    at = app(**SMALL).run()
+    at = settle(click(app(**SMALL).run(), "step_btn"))
+    assert {a: r.t for a, r in at.session_state["job"].runs.items()} == {"gd": 1, "am": 1}
+    assert [int(series(payload(at), f"{a}.t")[-1]) for a in ("gd", "am")] == [1, 1]
+    settle(click(at, "step_btn"))
+    assert {a: r.t for a, r in at.session_state["job"].runs.items()} == {"gd": 2, "am": 2}
+    assert "GD · iteration 2 ·" in status(at) and not at.exception
+
+
+LONG = {"alg": "gd", "gd_iters": "20000", "tol": "1e-15"}        # d = 20, n = 1700: seconds of GD
+
+
+def test_double_run_step_during_run_and_run_during_step_are_safe():
+    at = app(**LONG).run()
+    at.button(key="run_btn").click()
+    at.button(key="run_btn").click().run()              # a double click
+    job = at.session_state["job"]
+    click(at, "run_btn")                                # Run again while it runs: the same run goes on
+    assert at.session_state["job"] is job and job.active
+    click(at, "step_btn")                               # Step while running: pauses it
+    assert job.phase == "paused" and "Step" in job.why
+    t = job.runs["gd"].t
+    settle(click(at, "step_btn"))
+    assert job.runs["gd"].t == t + 1
     click(at, "step_btn")
-    lengths = [len(arr(t["x"])) for t in specs(at)[0]["data"][:2]]
-    assert lengths == [2, 2]                       # t = 0 and t = 1 for GD and AM
-    click(at, "step_btn")
-    assert [len(arr(t["x"])) for t in specs(at)[0]["data"][:2]] == [3, 3]
-    assert not at.exception
+    click(at, "run_btn")                                # Run right after Step: runs on to the end
+    click(at, "stop_btn")
+    settle(at)
+    said = status(at)
+    assert f"iteration {job.runs['gd'].t:,} ·" in said and "stopped at" in said
+    assert not at.exception and not at.error
 
 
 def test_stop_then_run_resumes_and_reset_clears():
-    at = app(**SMALL).run()
-    click(at, "step_btn")
-    click(at, "stop_btn")
-    assert "stopped by the user" in texts(at, "info")
+    at = app(**dict(SMALL, alg="gd", gd_iters="3000", tol="1e-15")).run()
+    settle(click(at, "step_btn"))
     click(at, "run_btn")
-    assert at.session_state["run"].done and not at.session_state["run"].stopped
-    click(at, "reset_btn")
-    assert not at.get("plotly_chart") and not at.exception
+    click(at, "stop_btn")
+    settle(at)
+    job = at.session_state["job"]
+    assert job.phase == "paused" and 1 <= job.runs["gd"].t < 3000
+    settle(click(at, "run_btn"))
+    assert at.session_state["job"] is job and job.done and job.runs["gd"].t == 3000
+    settle(click(at, "reset_btn"))
+    assert at.session_state["job"] is None and payload(at)["series"] == {} and not at.exception
 
 
 def test_widget_change_stops_the_run_and_updates_the_url():
-    at = app(**SMALL).run()
-    click(at, "step_btn")
+    at = app(**LONG).run()
+    click(at, "run_btn")
     at.slider(key="w_gamma").set_value(1.5).run()
     assert at.query_params["gamma"] == "1.5"
-    assert at.session_state["run"].stopped
+    job = at.session_state["job"]
+    assert job.phase == "paused" and job.why == "you changed a setting"
     assert "settings changed" in texts(at, "info")
+
+
+def test_new_teacher_and_presentation_mode():
+    at = app(**SMALL).run()
+    click(at, "new_teacher_btn")
+    assert at.query_params["seed"] != "3" and at.number_input(key="w_seed").value == int(at.query_params["seed"])
+    at.checkbox(key="w_present").check().run()
+    assert at.query_params["present"] == "true"
+    big, small = payload(at)["figs"][0]["layout"], payload(app(**SMALL).run())["figs"][0]["layout"]
+    assert big["height"] > small["height"] and big["font"]["size"] > small["font"]["size"]
+    assert not at.exception
+
+
+def test_pin_overlays_the_pinned_run_and_names_the_difference():
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    click(at, "pin_btn")
+    at.number_input(key="w_n").set_value(75).run()
+    settle(click(at, "run_btn"))
+    p = payload(at)
+    names = [t["name"] for t in p["figs"][0]["traces"]]
+    assert "pin 1 · GD · n = 150" in names and "pin 1 · AM · n = 150" in names
+    assert series(p, "pin0.gd.rel_err")[0] == pytest.approx(series(p, "gd.rel_err")[0], rel=0.5)
+    settle(click(at, "clear_pins_btn"))
+    assert not any(n.startswith("pin") for n in (t["name"] for t in payload(at)["figs"][0]["traces"]))
+
+
+def test_replay_and_scrubber_show_the_run_up_to_t():
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    T = max(r.t for r in at.session_state["job"].runs.values())
+    at.slider(key="replay_t").set_value(2).run()
+    p = payload(at)
+    assert p["head"]["gd"]["t"] == 2 and p["head"]["am"]["t"] == 2 and series(p, "gd.t")[-1] <= 2
+    assert "replay (computed up to iteration" in status(at)
+    click(at, "replay_btn")                               # plays from t = 0
+    assert at.session_state["view"]["playing"] and at.session_state["view"]["T"] == T
+    assert not at.exception
 
 
 @pytest.mark.parametrize("query, bad", [
@@ -201,16 +287,16 @@ def test_memory_guard_is_a_message_not_a_crash():
     at = app(d="100", n="200000").run()
     click(at, "run_btn")
     assert not at.exception
-    assert "memory budget" in texts(at, "error")
+    msg = texts(at, "error")
+    assert "memory budget" in msg and "At d = 100, runs up to n = " in msg
 
 
 def test_diverging_run_says_why():
-    at = app(**dict(SMALL, alg="gd", eta="100x")).run()
-    click(at, "run_btn")
+    at = settle(click(app(**dict(SMALL, alg="gd", eta="100x")).run(), "run_btn"))
     assert not at.exception
     msg = texts(at, "error")
     assert "diverged" in msg and "step size" in msg
-    assert at.session_state["run"].traces["gd"].stop_reason == "diverged"
+    assert at.session_state["job"].runs["gd"].stop_reason == "diverged"
 
 
 def test_theory_page_default_shows_finite_kappa_and_vacuous():
@@ -218,16 +304,59 @@ def test_theory_page_default_shows_finite_kappa_and_vacuous():
     assert not at.exception
     th = theory(make_problem(), eps=1e-2)
     assert np.isfinite(th.kappa)
+    warn = texts(at, "warning")
+    assert "vacuous" in warn and f"κ = {num(th.kappa)}" in warn
+    assert "towards 1" not in warn.replace("not towards 1", "")
     md = texts(at, "markdown")
-    assert f"κ = {num(th.kappa)}" in md
-    assert "vacuous" in md and "vacuous" in texts(at, "warning")
     assert "| Assumption 1 | γ ≤ δ√d/(1 + δ) | 2 vs 1.988 | :red[:material/cancel: no] |" in md
-    assert len(at.get("plotly_chart")) == 3          # two contraction charts, singular values
-    for spec in specs(at)[:2]:
-        assert spec["layout"]["yaxis"]["type"] == "log"
-        names = [t["name"] for t in spec["data"]]
-        assert any("measured" in n for n in names) and any("bound" in n for n in names)
-    assert len(at.latex) >= 8
+    assert "(d) measured" in md and "(c) local model" in md
+    charts = specs(at)
+    assert len(charts) == 6          # T ratio vs eps, two per-step charts, kappa_t, rho_3 forms, kappa vs n
+    for spec in charts:
+        assert spec["layout"]["yaxis"]["type"] == "log", spec["layout"]["yaxis"]["title"]
+        assert spec["layout"]["xaxis"]["title"]["text"] and spec["layout"]["yaxis"]["title"]["text"]
+        assert "_F" not in json.dumps(spec["layout"])
+    assert len(at.latex) >= 4
+
+
+def test_theory_page_units_corollary_1_in_lemma_units():
+    """Issue 9: rho_3 compared with Corollary 1 after the sqrt(n) rescaling; the sum form is above,
+    the root-sum-square form Lemma 2 bounds is below."""
+    at = app("pages/1_Theory.py").run()
+    th = theory(make_problem(), eps=1e-2)
+    md = texts(at, "markdown")
+    assert f"| {num(th.rho3_sum)} | {num(th.rho3_unit_scale)} | :orange[above] |" in md
+    assert f"| {num(th.rho3_rss)} | {num(th.rho3_rss_unit_scale)} | :green[below] |" in md
+    assert f"κ<sub>∞</sub> = {num(th.kappa_inf)}" in md and "no number of samples makes them < 1" in md
+
+
+def test_bounds_hold_preset_on_the_theory_page():
+    at = app("pages/1_Theory.py").run()
+    labels = [b.label for b in at.button]
+    at.button(key=f"preset_{labels.index('Bounds hold')}").click().run()
+    assert not at.exception
+    assert at.query_params["d"] == "2" and at.query_params["n"] == "4000" and at.query_params["gamma"] == "0.01"
+    th = theory(make_problem(d=2, n=4000, gamma=0.01, seed=0), eps=1e-8)
+    ok = texts(at, "success")
+    assert "below 1" in ok and f"**{num(th.t_ratio_pred)}**" in ok
+    md = texts(at, "markdown")
+    assert md.count("Tightened bound at each W") == 2 and "0 exceeded" in md
+    assert "lands exactly on W" in md            # the one sentence on AM's finite termination
+    assert not at.warning
+
+
+def test_theory_page_edge_cases_say_the_right_words():
+    at = app("pages/1_Theory.py", d="2", n="40", gamma="0.01", eps="1e-8").run()   # rho_3 = 0 at W^0
+    assert not at.exception and not at.warning
+    ok = texts(at, "success")
+    assert "below 1" in ok and "lands on W" in ok and "vacuous" not in ok
+    at = app("pages/1_Theory.py", gamma="0").run()                               # W^0 = W*
+    assert not at.exception and "nothing to learn" in texts(at, "info")
+    md = texts(at, "markdown")
+    assert "| (d) measured | nothing: the runs on this problem | — | — | 0 | 0 |" in md
+    assert "∞" not in md.split("(d) measured")[1].split("\n")[0]                 # no rate, not "infinity"
+    at = app("pages/1_Theory.py", d="10", n="50").run()                           # kappa infinite
+    assert not at.exception and "κ is infinite" in texts(at, "warning")
 
 
 def test_theory_page_deep_link_and_shared_settings():
@@ -235,7 +364,7 @@ def test_theory_page_deep_link_and_shared_settings():
     assert not at.exception and not at.warning or "vacuous" in texts(at, "warning")
     th = theory(make_problem(d=8, n=400, gamma=0.5, seed=2), eps=1e-3)
     md = texts(at, "markdown")
-    assert "d = 8 · n = 400" in md and f"κ = {num(th.kappa)}" in md
+    assert "d = 8 · n = 400" in md and f"{num(th.kappa)} at W⁰" in texts(at, "caption")
     assert at.text_input(key="w_eps").value == "0.001"
 
 
@@ -244,7 +373,7 @@ def test_train_settings_carry_over_to_theory_page():
     at.slider(key="w_gamma").set_value(0.5).run()
     at.switch_page("pages/1_Theory.py").run()
     assert not at.exception
-    assert "γ = ‖W*‖_F = 0.5" in texts(at, "markdown")
+    assert "γ = ‖W\\*‖<sub>F</sub> = 0.5" in texts(at, "markdown")
     assert at.query_params["gamma"] == "0.5" and at.query_params["d"] == "6"
 
 
@@ -269,3 +398,24 @@ def test_theory_page_with_no_active_relu_explains_instead_of_crashing():
     at = app("pages/1_Theory.py", d="2", n="2", seed="48").run()
     assert not at.exception
     assert "B = 0" in " ".join(e.value for e in at.get("markdown")) + texts(at, "warning")
+
+
+def test_copy_as_code_reproduces_the_page_bit_for_bit():
+    import subprocess
+    import sys as _sys
+
+    query = dict(SMALL, eta="0.7x", init="random", noise="0.05", resample="true")
+    at = settle(click(app(**query).run(), "run_btn"))
+    job = at.session_state["job"]
+    page = {a: r.history.last.rel_err for a, r in job.runs.items()}
+    link, commands, snippet = [c.value for c in at.code]
+    assert "?d=6&n=150&gamma=0.8" in link and "resample=true" in link
+    lines = commands.splitlines()
+    ns: dict = {}
+    exec(snippet, ns)                                   # the Python snippet
+    assert {a: ns[a].rel_err for a in page} == page
+    for line, alg in zip(lines, ("gd", "am"), strict=True):   # the command lines
+        args = line.split()[3:] + ["--json"]
+        out = subprocess.run([_sys.executable, "-m", "shallowres", *args], capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+        assert json.loads(out.stdout.strip().splitlines()[-1])["rel_err"] == page[alg]

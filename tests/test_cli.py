@@ -9,7 +9,8 @@ import pytest
 RUN_KEYS = {"t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher", "flips_prev", "rho3"}
 SUMMARY_KEYS = {"stop_reason", "n_iter", "rel_err", "seconds"}
 THEORY_KEYS = {"sigma_min", "sigma_max", "kappa", "rho3", "rho_gd", "rho_am", "rho_am_tight",
-               "t_ratio_pred", "kappa_w", "lambda", "assumption1_holds"}
+               "t_ratio_pred", "kappa_w", "lambda", "assumption1_holds", "rho3_sum", "rho3_rss",
+               "rho3_norm_of_sum", "rho3_unit_scale", "kappa_inf", "t_ratio_pred_tight", "t_ratio_local"}
 
 
 def cli(*args):
@@ -52,11 +53,56 @@ def test_theory_json_keys():
     out = json.loads(p.stdout)
     assert THEORY_KEYS <= set(out)
     assert out["kappa"] > 1 and isinstance(out["assumption1_holds"], bool)
+    assert out["rho3_unit_scale"] == pytest.approx(out["rho3_sum"] * 800 ** 0.5)
+    for k, v in out.items():
+        if v is None:
+            assert isinstance(out.get(f"{k}_reason"), str), k
+    for k in ("t_ratio_pred", "t_ratio_pred_tight", "t_ratio_local"):
+        assert out[k] is None or isinstance(out[k], float)
+
+
+def test_theory_json_at_the_bounds_hold_preset_has_a_number():
+    p = cli("theory", "--d", "2", "--n", "4000", "--gamma", "0.01", "--json")
+    out = json.loads(p.stdout)
+    assert out["rho_gd"] < 1 and out["rho_am"] < 1 and isinstance(out["t_ratio_pred"], float)
+    assert "t_ratio_pred_reason" not in out
+    assert [r["key"] for r in out["ladder"]] == ["paper", "tight", "local"]
+
+
+def test_theory_path_json_has_per_iterate_arrays_and_verdicts():
+    p = cli("theory", "--d", "4", "--n", "300", "--gamma", "0.5", "--path", "--eps", "1e-6", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for alg in ("gd", "am"):
+        path = out["path"][alg]
+        T = len(path["t"])
+        assert all(len(path[k]) == T for k in ("sigma_min", "kappa", "rho3_sum", "rho3_rss", "rho3_norm_of_sum",
+                                               "rho_gd", "rho_am", "rho_am_tight", "rel_err"))
+        assert len(path["factor"]) == len(path["verdict_tight"]) == T - 1
+        assert path["verdict_tight_counts"]["exceeded"] == 0
+        assert path["sigma_min"][0] == pytest.approx(out["sigma_min"], rel=1e-12)
+    keys = [r["key"] for r in out["ladder"]]
+    assert keys == ["paper", "tight", "local", "tight_path", "measured"]
+    measured = out["ladder"][-1]
+    assert measured["t_am"] == len(out["path"]["am"]["t"]) - 1
 
 
 def test_theory_table_says_vacuous():
     p = cli("theory")
     assert p.returncode == 0 and "vacuous" in p.stdout
+    assert "kappa_inf" in p.stdout and "towards 1" not in p.stdout.replace("not towards 1", "")
+
+
+def test_theory_table_edge_cases_say_the_right_words():
+    """Issue 9: rho_3 = 0 at W^0 is not 'vacuous'; an infinite kappa is not 'vacuous' either."""
+    p = cli("theory", "--d", "2", "--n", "40", "--gamma", "0.01")
+    assert p.returncode == 0, p.stderr
+    line = next(s for s in p.stdout.splitlines() if s.strip().startswith("t_ratio_pred "))
+    assert "vacuous" not in line and "vacuous" not in p.stdout
+    assert "lands on W* in one step" in p.stdout
+    p = cli("theory", "--d", "10", "--n", "50")
+    kappa = next(s for s in p.stdout.splitlines() if s.strip().startswith("kappa "))
+    assert "vacuous" not in kappa and "kappa: sigma_min = 0" in p.stdout and "not a bound" in p.stdout
 
 
 @pytest.mark.parametrize("args, flag", [
@@ -77,6 +123,9 @@ def test_theory_table_says_vacuous():
     (["run", "--every", "0"], "--every"),
     (["run", "--bogus"], "--bogus"),
     (["theory", "--eps", "0"], "--eps"),
+    (["theory", "--path", "--max-spectra", "1"], "--max-spectra"),
+    (["theory", "--path", "--gd-iters", "0"], "--gd-iters"),
+    (["theory", "--eta", "fast"], "--eta"),
     (["run", "--d", "200", "--n", "1000000"], "memory budget"),
     (["run", "--memory-budget", "inf"], "--memory-budget"),
     (["run", "--memory-budget", "nan"], "--memory-budget"),

@@ -1,11 +1,12 @@
-"""The dashboard's pure parts: URL settings, the streaming run, exports, figures."""
+"""The dashboard's pure parts: URL settings, a run job, its history grid, the live feed, exports, figures."""
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
-import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboard import export, figures, state  # noqa: E402
+from dashboard.history import LINE_DENSITY, grid_upto, snapshot  # noqa: E402
+from dashboard.live_chart import OVERLAP, Feed  # noqa: E402
+from dashboard.runs import RunJob, largest_n  # noqa: E402
 from dashboard.state import FIELDS, defaults, encode, normalize_eta, parse_query  # noqa: E402
-from dashboard.stream import SLOW_TICKS, RunState, check_fits  # noqa: E402
 from shallowres import MemoryBudgetError, make_problem, run  # noqa: E402
 
 SMALL = dict(defaults(), d=5, n=120, gamma=0.8, gd_iters=30, am_iters=10, seed=4)
@@ -66,77 +69,132 @@ def test_every_bad_value_names_the_allowed_ones():
     assert "using the default eta=theory" in warnings[2]
 
 
-def test_step_then_play_matches_the_library_run():
-    r = RunState.start(SMALL)
-    assert [tr.n_iter for tr in r.traces.values()] == [0, 0]
-    r.step()
-    assert [tr.n_iter for tr in r.traces.values()] == [1, 1]
-    drawn = []
-    r.play(drawn.append, throttle=0.0)
-    assert r.done and drawn and all(d is r for d in drawn) and r.draws == len(drawn)
+def drive(job: RunJob, slice_seconds: float = 10.0) -> None:
+    """Run the job in this thread, as a worker would, until it wants no more CPU."""
+    while job.active:
+        if job.run_slice(time.perf_counter() + slice_seconds) == "done":
+            break
+
+
+def test_step_then_run_matches_the_library_run():
+    job = RunJob(SMALL)
+    assert job.request("step")
+    drive(job)
+    assert [r.t for r in job.runs.values()] == [1, 1] and job.phase == "paused"
+    job.request("run")
+    drive(job)
+    assert job.done and job.phase == "finished"
     p = make_problem(d=5, n=120, gamma=0.8, seed=4)
     for alg, iters in (("gd", 30), ("am", 10)):
         ref = run(p, alg, iters=iters, tol=SMALL["tol"])
-        h = r.traces[alg].history()
+        h = job.runs[alg].history.columns()
         np.testing.assert_array_equal(h["rel_err"], ref.history["rel_err"])
-        np.testing.assert_array_equal(h["flips_per_neuron"], ref.flips_per_neuron)
-        assert r.traces[alg].stop_reason == ref.stop_reason
-        assert r.traces[alg].message == ref.message
+        heat_t, heat = job.runs[alg].history.heatmap()
+        np.testing.assert_array_equal(heat, ref.flips_per_neuron[heat_t])
+        assert job.runs[alg].stop_reason == ref.stop_reason
+        assert job.runs[alg].message == ref.message
 
 
-def test_stop_resume_and_slow_motion():
-    r = RunState.start(dict(SMALL, alg="gd"))
-    r.step()
-    r.stop()
-    assert r.done and r.stopped and "stopped by the user" in r.traces["gd"].message
-    ticks = []
-    r.play_slowly(ticks.append, tick=0.0)
-    assert r.done and not r.stopped
-    # t = 2 .. 30 in redraws of ceil(30 / SLOW_TICKS) = 2 GD iterations, none after the last
-    assert len(ticks) == math.ceil((30 - 1) / math.ceil(30 / SLOW_TICKS)) - 1
+def test_stop_abandons_the_step_and_run_resumes_after_a_release():
+    job = RunJob(dict(SMALL, alg="gd", gd_iters=200, tol=1e-14))
+    job.request("run")
+    job.run_slice(time.perf_counter())          # one step
+    assert job.stop() and not job.stop()        # the second Stop finds nothing running
+    assert job.phase == "paused" and "Stop" in job.why
+    assert job.run_slice(time.perf_counter() + 10) == "idle"
+    t = job.runs["gd"].t
+    job.release()                               # the server took the memory back
+    assert job.runs["gd"].stepper is None
+    job.request("run")
+    drive(job)
+    ref = run(make_problem(d=5, n=120, gamma=0.8, seed=4), "gd", iters=200, tol=1e-14)
+    np.testing.assert_array_equal(job.runs["gd"].history.columns()["rel_err"], ref.history["rel_err"])
+    assert t >= 1 and job.runs["gd"].stop_reason == ref.stop_reason
+
+
+def test_cut_by_the_server_says_so():
+    job = RunJob(SMALL)
+    job.request("run")
+    job.cut("the page was closed")
+    assert job.phase == "paused" and job.why == "stopped by the server: the page was closed"
+    assert job.run_slice(time.perf_counter() + 1) == "idle"
 
 
 def test_memory_guard_before_allocating():
     with pytest.raises(MemoryBudgetError, match="memory budget"):
-        check_fits(dict(defaults(), d=100, n=200_000))
+        RunJob(dict(defaults(), d=100, n=200_000))
+    assert 2 <= largest_n(dict(defaults(), d=100, n=200_000), 600 * 2**20) < 200_000
+    assert largest_n(dict(defaults(), d=20, n=1700), 600 * 2**20) == 1700
 
 
 def test_exports_are_complete_and_json_safe():
-    r = RunState.start(dict(SMALL, eta="100x", alg="both"))
-    r.play(lambda _: None, throttle=10.0)
-    assert r.traces["gd"].stop_reason == "diverged"
-    rows = list(csv.DictReader(io.StringIO(export.history_csv(r))))
-    assert len(rows) == sum(tr.n_iter + 1 for tr in r.traces.values())
+    job = RunJob(dict(SMALL, eta="100x", alg="both"))
+    job.request("run")
+    drive(job)
+    assert job.runs["gd"].stop_reason == "diverged"
+    rows = list(csv.DictReader(io.StringIO(export.history_csv(job))))
+    assert len(rows) == sum(r.t + 1 for r in job.runs.values())
     assert {row["alg"] for row in rows} == {"gd", "am"}
-    doc = json.loads(export.run_json(r))
+    doc = json.loads(export.run_json(job))
     assert doc["config"]["eta"] == "100x" and doc["query"].startswith("?d=5&n=120")
     assert doc["algorithms"]["gd"]["stop_reason"] == "diverged"
     W = np.array(doc["algorithms"]["am"]["W"], dtype=float)
-    np.testing.assert_allclose(W, r.traces["am"].W)
-    assert len(doc["algorithms"]["am"]["history"]["t"]) == r.traces["am"].n_iter + 1
+    np.testing.assert_allclose(W, job.runs["am"].W)
+    assert len(doc["algorithms"]["am"]["history"]["t"]) == job.runs["am"].t + 1
+    np.testing.assert_array_equal(doc["W_star"], make_problem(d=5, n=120, gamma=0.8, seed=4).W_star)
 
 
-def test_heatmap_and_log_ticks():
-    r = RunState.start(SMALL)
-    r.play(lambda _: None, throttle=10.0)
-    fig = figures.heatmap_figure(r.histories())
-    for tr, alg in zip(fig["data"], ("gd", "am"), strict=True):
-        counts = r.traces[alg].history()["flips_per_neuron"].T
-        np.testing.assert_array_equal(tr["customdata"], counts)
-        np.testing.assert_allclose(tr["z"], np.log10(1 + counts), rtol=1e-6)
+def test_grid_only_grows_and_snapshots_hold_the_grid_and_the_latest_record():
+    prev = 0
+    for T in range(0, 20_001, 37):
+        n = len(grid_upto(T, LINE_DENSITY))
+        assert n >= prev
+        prev = n
+    assert len(grid_upto(20_000, LINE_DENSITY)) < 700
+    assert list(grid_upto(10, 4)) == list(range(8)) + [8, 10]
+    job = RunJob(dict(SMALL, alg="gd", gd_iters=300, tol=1e-15))
+    job.request("run")
+    drive(job)
+    snap = snapshot(job.runs["gd"].history)
+    cols = job.runs["gd"].history.columns()
+    np.testing.assert_array_equal(snap.grid["t"], grid_upto(snap.T, LINE_DENSITY))
+    np.testing.assert_array_equal(snap.grid["rel_err"], cols["rel_err"][snap.grid["t"]])
+    assert snap.head["t"] == cols["t"][-1] == snap.T
+    half = snapshot(job.runs["gd"].history, upto=100)
+    assert half.T == 100 and half.grid["t"][-1] <= 100 and half.heat_t[-1] <= 100
+
+
+def test_feed_sends_only_recent_rows_and_everything_after_a_reset():
+    clock = [0.0]
+    feed = Feed(clock=lambda: clock[0])
+    full = feed.payload("g", {"a.t": np.arange(10)}, {}, [])
+    assert full["full"] and full["series"]["a.t"]["base"] == 0
+    clock[0] = 0.3 * OVERLAP
+    p = feed.payload("g", {"a.t": np.arange(15)}, {}, [])
+    assert p["series"]["a.t"]["base"] == 0              # nothing sent OVERLAP s ago yet: resend all
+    clock[0] = 1.5 * OVERLAP
+    p = feed.payload("g", {"a.t": np.arange(30)}, {}, [])
+    assert p["series"]["a.t"]["base"] == 15 and not p["full"]
+    got = np.frombuffer(base64.b64decode(p["series"]["a.t"]["b64"]), dtype="<i4")
+    np.testing.assert_array_equal(got, np.arange(15, 30))
+    assert feed.payload("other", {"a.t": np.arange(30)}, {}, [])["full"]
+    feed.reset()
+    assert feed.payload("other", {"a.t": np.arange(31)}, {}, [])["series"]["a.t"]["base"] == 0
+    m = feed.payload("other", {"m": np.ones((3, 4), dtype=np.int64)}, {}, [])["series"]["m"]
+    assert m["width"] == 4 and m["dtype"] == "i4"
+
+
+def test_figure_specs_reference_the_series_and_show_zero_flips():
+    specs = [figures.rel_err_spec(["gd", "am"], {"gd": 30, "am": 5}, 1e-8, True),
+             figures.flips_spec(["gd", "am"], {"gd": 30, "am": 5}, 500, True),
+             figures.loss_spec(["gd", "am"], {"gd": 30, "am": 5}, True),
+             figures.heatmap_spec(["gd", "am"], 5, 100)]
+    refs = {(v["alg"], v["ref"]) for s in specs for tr in s["traces"] for v in tr.values()
+            if isinstance(v, dict) and "ref" in v}
+    assert {("gd", "rel_err"), ("am", "train_loss"), ("gd", "flips_teacher"), ("am", "heat")} <= refs
+    flips_axis = specs[1]["layout"]["yaxis"]
+    assert flips_axis["tickvals"][0] == figures.FLOOR and flips_axis["ticktext"][0] == "0"
+    assert specs[3]["layout"]["coloraxis"]["cmin"] == 0
+    assert "<sub>F</sub>" in specs[0]["layout"]["title"]["text"] and "_F" not in specs[0]["layout"]["title"]["text"]
     assert figures.log_ticks(1000)["tickvals"] == [1, 10, 100, 1000]
     assert figures.log_ticks(7)["tickvals"][:4] == [1, 2, 5, 10]
-    assert math.isclose(fig["layout"]["coloraxis"]["cmax"], np.log10(1 + max(
-        int(r.traces[a].history()["flips_per_neuron"].max()) for a in ("gd", "am"))))
-
-
-def test_live_redraws_thin_long_histories_only():
-    T = 5001
-    h = {"gd": {"t": np.arange(T), "rel_err": np.linspace(1, 0, T), "flips_per_neuron": np.zeros((T, 3))}}
-    for log_x in (True, False):
-        thin = figures.thin(h, max_points=600, log_x=log_x)["gd"]
-        assert len(thin["t"]) <= 602 and thin["t"][0] == 0 and thin["t"][-1] == T - 1
-        assert thin["flips_per_neuron"].shape == (len(thin["t"]), 3)
-        np.testing.assert_array_equal(thin["rel_err"], h["gd"]["rel_err"][thin["t"]])
-    short = {"am": {"t": np.arange(8), "rel_err": np.ones(8)}}
-    assert figures.thin(short)["am"] is short["am"]

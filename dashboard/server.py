@@ -1,0 +1,51 @@
+"""The server-wide pieces of the dashboard: the one admission controller of this process,
+and the identity and liveness of browser sessions (Streamlit's runtime).
+
+Limits come from ``st.secrets["shallowres"]`` (memory_mb, workers, cpu_seconds_per_minute,
+idle_ttl) and then from environment variables (``Limits.ENV``); see the README's Deploy section.
+"""
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+from streamlit.runtime import exists, get_instance
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from shallowres.threads import single_threaded_blas
+
+from .admission import Controller, Limits, tune_malloc
+
+log = logging.getLogger("shallowres.server")
+
+
+def _secrets() -> dict:
+    try:
+        return dict(st.secrets.get("shallowres", {}))
+    except Exception:       # no secrets file: Streamlit raises its own error types here
+        return {}
+
+
+def has_runtime() -> bool:
+    """True inside a Streamlit server (AppTest and plain Python have none)."""
+    return exists()
+
+
+def is_alive(session_id: str) -> bool:
+    """True while the browser session is connected (or when there is no runtime: tests)."""
+    return not exists() or get_instance().is_active_session(session_id)
+
+
+@st.cache_resource(show_spinner=False)
+def controller() -> Controller:
+    """The process's admission controller (created by the first session, shared by all)."""
+    single_threaded_blas()          # a fraction of a core: a second BLAS thread only spins
+    tune_malloc()
+    limits = Limits.from_env(secrets=_secrets())
+    log.info("admission limits: %s", limits)
+    return Controller(limits, is_alive=is_alive)
+
+
+def session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""

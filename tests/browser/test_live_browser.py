@@ -1,0 +1,150 @@
+"""What a person sees while a run computes, sampled every 150 ms in real Chromium, and the
+controls raced against a running run (double clicks, Step mid-run, Run mid-Step, a slider,
+the top bar's Stop)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from browser_helpers import TIMEOUT_MS, assert_no_errors, press
+
+from dashboard.devserver import charts, status_iterations, wait_idle
+
+pytestmark = pytest.mark.browser
+
+DONE = "[data-testid='stDownloadButton']"        # drawn once a run has stopped moving
+EVERY = 0.15
+
+
+def sample_run(page, limit: float = 90.0) -> list[tuple[float, list[dict]]]:
+    """Press Run and sample the charts every EVERY s until the run has ended and is drawn."""
+    press(page, "Run")
+    start, out = time.monotonic(), []
+    while time.monotonic() - start < limit:
+        out.append((time.monotonic() - start, charts(page)))
+        if page.locator(DONE).count() and time.monotonic() - start > 1.0:
+            break
+        time.sleep(EVERY)
+    else:
+        raise AssertionError(f"the run did not end within {limit} s")
+    return out
+
+
+def judge(samples, label: str) -> None:
+    """Charts on screen in >= 95% of samples after the first record, never fewer points,
+    never a replaced Plotly node; prints the figures."""
+    first = next(i for i, (_, c) in enumerate(samples) if c and any(sum(ch["points"]) for ch in c))
+    after = samples[first:]
+    ids = [ch["id"] for ch in after[0][1]]
+    on_screen = sum(len(c) == 4 and all(ch["visible"] for ch in c) for _, c in after)
+    replaced = sum([ch["id"] for ch in c] != ids for _, c in after)
+    drops = 0
+    for (_, a), (_, b) in zip(after, after[1:], strict=False):
+        for ca, cb in zip(a, b, strict=False):
+            drops += any(pb < pa for pa, pb in zip(ca["points"], cb["points"], strict=False))
+    total = sum(sum(ch["points"]) for ch in after[-1][1])
+    print(f"\n{label}: {len(after)} samples over {after[-1][0] - after[0][0]:.1f} s after the first record; "
+          f"all four charts on screen in {on_screen / len(after):.1%}; Plotly nodes replaced in {replaced}; "
+          f"point counts fell {drops} times; {total} points at the end")
+    assert on_screen / len(after) >= 0.95
+    assert replaced == 0 and drops == 0
+    assert len({sum(sum(ch['points']) for ch in c) for _, c in after}) > 2, "the charts did not grow"
+
+
+def consistent(page) -> dict:
+    """After the page settles: the status names the iteration the charts end at, per algorithm."""
+    wait_idle(page, TIMEOUT_MS)
+    time.sleep(0.8)                                   # the last payload is drawn at once, but give it a frame
+    said, drawn = status_iterations(page), charts(page)[0]["last"]
+    assert said and said == {a: int(t) for a, t in drawn.items() if a in said}, (said, drawn)
+    assert_no_errors(page)
+    return said
+
+
+def test_slow_motion_charts_stay_and_grow(open_app):
+    page = open_app(slow="true")
+    judge(sample_run(page), "slow motion, d = 20, n = 1700")
+    assert consistent(page) == {"gd": 1000, "am": 7}
+
+
+def test_a_multi_second_gd_run_streams_in_place(open_app):
+    page = open_app(alg="gd", d=30, n=4000, gd_iters=4000, eta="0.9x", tol=1e-12)
+    judge(sample_run(page), "GD, d = 30, n = 4000, 4000 iterations")
+    consistent(page)
+
+
+def running(page, timeout: float = 30.0) -> None:
+    """Wait until the status says something is running (and a first record is drawn)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.get_by_text("running", exact=False).count() and any(sum(c["points"]) for c in charts(page)):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the run never showed as running")
+
+
+LONG = dict(alg="gd", gd_iters=20000, tol=1e-15)
+
+
+def test_double_click_on_run(open_app):
+    page = open_app(**LONG)
+    page.locator("button[data-testid^='stBaseButton']", has_text="Run").first.dblclick()
+    running(page)
+    press(page, "Stop")
+    said = consistent(page)
+    assert page.get_by_text("stopped at iteration").count() and 0 < said["gd"] < 20000
+
+
+def test_step_during_a_run_pauses_it_and_the_next_step_adds_one(open_app):
+    page = open_app(**LONG)
+    press(page, "Run")
+    running(page)
+    press(page, "Step")
+    t = consistent(page)["gd"]
+    assert page.get_by_text("Step pauses a running run").count()
+    press(page, "Step")
+    page.wait_for_function(f"() => document.body.innerText.includes('iteration {t + 1:,} ·')", timeout=TIMEOUT_MS)
+    assert consistent(page)["gd"] == t + 1
+
+
+def test_run_right_after_step_runs_to_the_end(open_app):
+    page = open_app(alg="am", d=40, n=2400, am_iters=30)          # each AM step takes a moment
+    press(page, "Step")
+    press(page, "Run")
+    page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+    said = consistent(page)
+    assert page.get_by_text("converged").count() or page.get_by_text("fixed point").count(), said
+
+
+def test_moving_a_slider_mid_run_stops_it_truthfully(open_app):
+    page = open_app(**LONG)
+    press(page, "Run")
+    running(page)
+    thumb = page.locator("[data-testid='stSlider'] input[type='range']").first      # d
+    thumb.focus()
+    thumb.press("ArrowRight")
+    page.wait_for_selector("text=you changed a setting", timeout=TIMEOUT_MS)
+    consistent(page)
+    assert page.get_by_text("The settings changed since this run").count()
+
+
+def test_the_top_bar_stop_leaves_no_run_marked_running(open_app):
+    page = open_app(**LONG)
+    press(page, "Run")
+    running(page)
+    header_stop = page.locator("[data-testid='stStatusWidget'] button", has_text="Stop")
+    clicked = False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not clicked:
+        if header_stop.count():
+            try:
+                header_stop.first.click(timeout=300)
+                clicked = True
+            except Exception:     # it shows only while the page's script runs, a few ms at a time
+                pass
+        time.sleep(0.01)
+    press(page, "Stop")        # whether or not the top bar's Stop was caught, the page ends stopped
+    consistent(page)
+    time.sleep(1.0)
+    assert not page.get_by_text("· running").count()
+    print(f"\ntop bar Stop clicked during a script run: {clicked}")

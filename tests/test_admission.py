@@ -1,0 +1,287 @@
+"""The admission controller: memory accounting, queue order, fair slices, liveness, no leaks."""
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import weakref
+
+import pytest
+
+from dashboard.admission import Controller, Limits, Refused, available_cpus
+from shallowres.validation import MB
+
+
+class FakeJob:
+    """A job that needs ``steps`` slices; records the order in which it ran."""
+
+    def __init__(self, sid: str, mb: float, steps: int = 3, log: list | None = None, name: str = ""):
+        self.session_id, self.bytes = sid, int(mb * MB)
+        self.steps, self.log, self.name = steps, log if log is not None else [], name or sid
+        self.released = self.cut_reason = None
+        self.paused = False
+
+    def run_slice(self, deadline: float) -> str:
+        self.log.append(self.name)
+        self.steps -= 1
+        if self.steps <= 0:
+            return "done"
+        return "idle" if self.paused else "more"
+
+    def release(self) -> None:
+        self.released = True
+
+    def cut(self, reason: str) -> None:
+        self.cut_reason = reason
+
+    def estimate_seconds(self) -> float:
+        return 2.0 * max(self.steps, 0)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def controller(memory_mb=100, workers=1, alive=None, clock=None, **kw) -> Controller:
+    limits = Limits(memory=memory_mb * MB, workers=workers, **kw)
+    return Controller(limits, is_alive=alive, clock=clock or Clock(), start=False)
+
+
+def drain(ctl: Controller, limit: int = 1000) -> None:
+    for _ in range(limit):
+        if not ctl.work_once():
+            return
+    raise AssertionError("jobs did not finish")
+
+
+def test_memory_is_reserved_while_admitted_and_returned_when_done():
+    ctl = controller(memory_mb=100)
+    a, b, c = FakeJob("a", 60), FakeJob("b", 30), FakeJob("c", 50)
+    for j in (a, b, c):
+        ctl.submit(j)
+    s = ctl.stats()
+    assert s.memory_held == 90 * MB and s.admitted == 2 and s.queued == 1
+    assert ctl.place(c).state == "queued" and ctl.place(c).ahead == 0
+    drain(ctl)
+    s = ctl.stats()
+    assert s.memory_held == 0 and s.admitted == 0 and s.queued == 0
+    assert a.released and b.released and c.released
+    assert ctl.place(a).state == "none"
+
+
+def test_a_job_larger_than_the_budget_is_refused_with_sizes():
+    ctl = controller(memory_mb=100)
+    with pytest.raises(Refused, match=r"needs about 150 MB, more than the 100 MB"):
+        ctl.submit(FakeJob("a", 150))
+    assert ctl.stats().queued == 0
+
+
+def test_queue_is_fifo_and_light_jobs_pass_a_heavy_one_that_waits():
+    ctl = controller(memory_mb=100, light=0.1)
+    big = FakeJob("big", 70, steps=50)
+    ctl.submit(big)
+    heavy2 = FakeJob("heavy2", 60)
+    light = FakeJob("light", 5)
+    heavy3 = FakeJob("heavy3", 25)
+    for j in (heavy2, light, heavy3):
+        ctl.submit(j)
+    assert ctl.place(heavy2).state == "queued"
+    assert ctl.place(light).state == "admitted"        # 5 MB <= 10% of the budget: passes
+    assert ctl.place(heavy3).state == "queued"         # fits (70 + 5 + 25), but may not pass heavy2
+    assert ctl.place(heavy3).ahead == 1
+
+
+def test_waiting_time_estimate_counts_the_work_ahead():
+    ctl = controller(memory_mb=100, workers=2)
+    running = FakeJob("r", 90, steps=10)      # 20 s left
+    ctl.submit(running)
+    first, second = FakeJob("q1", 50, steps=5), FakeJob("q2", 50, steps=5)
+    ctl.submit(first)
+    ctl.submit(second)
+    assert ctl.place(first).eta == pytest.approx(20.0 / 2)
+    assert ctl.place(second).eta == pytest.approx((20.0 + 10.0) / 2)
+
+
+def test_slices_go_to_the_session_with_the_least_recent_compute():
+    clock = Clock()
+    ctl = controller(memory_mb=100, clock=clock)
+    log: list = []
+    hog = FakeJob("hog", 10, steps=100, log=log)
+    ctl.submit(hog)
+    for _ in range(5):
+        ctl.work_once()
+    newcomer = FakeJob("new", 10, steps=3, log=log)
+    ctl.submit(newcomer)
+    for _ in range(3):
+        ctl.work_once()
+    assert log[-3:] == ["new"] * 3        # the newcomer runs next, until it is done
+
+
+def test_a_session_past_its_compute_limit_waits_while_others_wait():
+    clock = Clock()
+    ctl = controller(memory_mb=100, clock=clock, cpu_per_minute=0.0)     # any compute is past the limit
+    log: list = []
+    a, b = FakeJob("a", 10, steps=4, log=log), FakeJob("b", 10, steps=4, log=log)
+    ctl.submit(a)
+    ctl.work_once()
+    ctl.submit(b)
+    ctl.work_once()
+    assert log == ["a", "b"]
+    drain(ctl)
+    assert sorted(log) == ["a"] * 4 + ["b"] * 4      # work-conserving: nobody starves
+
+
+def test_usage_window_forgets_after_a_minute():
+    clock = Clock()
+    ctl = controller(clock=clock)
+    ctl.submit(FakeJob("a", 10, steps=2))
+    drain(ctl)
+    assert ctl.usage("a") > 0
+    clock.now += 61
+    assert ctl.usage("a") == 0.0
+    ctl.reap()
+    assert ctl.stats().usage == {}
+
+
+def test_idle_jobs_keep_memory_until_the_ttl_or_until_needed():
+    clock = Clock()
+    ctl = controller(memory_mb=100, clock=clock, idle_ttl=60)
+    paused = FakeJob("p", 80, steps=10)
+    paused.paused = True
+    ctl.submit(paused)
+    ctl.work_once()                                 # returns "idle": keeps its 80 MB
+    assert ctl.stats().memory_held == 80 * MB and not paused.released
+    other = FakeJob("o", 50)
+    ctl.submit(other)                               # needs room: the idle job gives it up
+    assert paused.released and ctl.place(other).state == "admitted"
+    lone = FakeJob("l", 10, steps=10)
+    lone.paused = True
+    ctl.submit(lone)
+    ctl.work_once()
+    ctl.work_once()
+    clock.now += 61
+    ctl.reap()
+    assert lone.released
+
+
+def test_withdraw_leaves_the_queue_or_idles():
+    ctl = controller(memory_mb=100)
+    a, b = FakeJob("a", 80), FakeJob("b", 80)
+    ctl.submit(a)
+    ctl.submit(b)
+    ctl.withdraw(b)
+    assert ctl.place(b).state == "none" and ctl.stats().queued == 0
+    ctl.withdraw(a)
+    assert not ctl.work_once()                       # nothing wants CPU
+    assert ctl.stats().memory_held == 80 * MB
+
+
+def test_jobs_of_closed_sessions_are_cut_and_released_after_the_grace():
+    clock = Clock()
+    alive = {"a": True, "b": True}
+    ctl = controller(memory_mb=100, clock=clock, alive=lambda s: alive[s], grace=10)
+    a, b = FakeJob("a", 60, steps=100), FakeJob("b", 60, steps=100)
+    ctl.submit(a)
+    ctl.submit(b)                                    # queued behind a
+    alive["a"] = alive["b"] = False
+    ctl.reap()
+    assert a.cut_reason is None                      # a moment's disconnection is forgiven
+    clock.now += 11
+    ctl.reap()
+    assert "closed" in a.cut_reason and a.released and "closed" in b.cut_reason
+    s = ctl.stats()
+    assert s.memory_held == 0 and s.admitted == 0 and s.queued == 0 and s.cut == 2
+
+
+def test_no_leak_after_a_hundred_sessions():
+    clock = Clock()
+    live: set = set()
+    ctl = controller(memory_mb=200, workers=2, clock=clock, alive=lambda s: s in live, grace=5)
+    refs = []
+    for i in range(100):
+        sid = f"s{i}"
+        live.add(sid)
+        job = FakeJob(sid, 30, steps=1 + i % 5)
+        refs.append(weakref.ref(job))
+        ctl.submit(job)
+        if i % 3 == 0:
+            ctl.work_once()
+        if i % 4 == 0:
+            live.discard(sid)                        # the student closes the tab
+        del job
+    drain(ctl)
+    live.clear()
+    clock.now += 61
+    ctl.reap()
+    gc.collect()
+    s = ctl.stats()
+    assert s.memory_held == 0 and s.admitted == 0 and s.queued == 0 and s.usage == {}
+    assert not ctl._tickets and not ctl._queue and not ctl._usage
+    assert all(r() is None for r in refs), "the controller kept a finished job alive"
+
+
+def test_worker_threads_run_jobs_and_a_failing_job_does_not_kill_them():
+    class Boom(FakeJob):
+        def run_slice(self, deadline):
+            raise RuntimeError("boom")
+
+    ctl = Controller(Limits(memory=100 * MB, workers=2), start=True)
+    try:
+        bad, good = Boom("x", 10), FakeJob("y", 10, steps=5)
+        ctl.submit(bad)
+        ctl.submit(good)
+        deadline = time.monotonic() + 10
+        while (good.steps > 0 or not bad.released) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert good.steps <= 0 and "boom" in bad.cut_reason and ctl.stats().memory_held == 0
+    finally:
+        ctl.close()
+    assert not any(t.is_alive() for t in threading.enumerate() if t.name.startswith("shallowres-worker"))
+
+
+def test_limits_from_env_and_secrets():
+    lim = Limits.from_env(env={"SHALLOWRES_MEMORY_MB": "512", "SHALLOWRES_WORKERS": "3"},
+                          secrets={"memory_mb": 256, "cpu_seconds_per_minute": 20})
+    assert lim.memory == 512 * MB and lim.workers == 3 and lim.cpu_per_minute == 20
+    assert Limits.from_env(env={}).workers == available_cpus() >= 1
+    with pytest.raises(ValueError, match="SHALLOWRES_MEMORY_MB must be a positive number; got 'lots'"):
+        Limits.from_env(env={"SHALLOWRES_MEMORY_MB": "lots"})
+
+
+def test_call_runs_a_page_computation_as_a_job_and_cancels_it_when_the_page_goes():
+    from shallowres.interrupt import checkpoint
+
+    ctl = Controller(Limits(memory=100 * MB, workers=1), start=True)
+    try:
+        assert ctl.call(lambda: 6 * 7, session_id="s", nbytes=10 * MB) == 42
+        with pytest.raises(ZeroDivisionError):
+            ctl.call(lambda: 1 / 0, session_id="s", nbytes=10 * MB)
+        with pytest.raises(Refused):
+            ctl.call(lambda: 0, session_id="s", nbytes=200 * MB)
+        spins = []
+
+        def forever():
+            while True:
+                spins.append(1)
+                checkpoint()          # where the page's cancel is heard
+                time.sleep(0.01)
+
+        class PageGone(Exception):
+            pass
+
+        def poll(place):
+            if spins:
+                raise PageGone
+
+        with pytest.raises(PageGone):
+            ctl.call(forever, session_id="s", nbytes=10 * MB, poll=poll)
+        deadline = time.monotonic() + 5
+        while ctl.stats().computing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ctl.stats().computing == 0 and ctl.stats().memory_held == 0
+    finally:
+        ctl.close()
