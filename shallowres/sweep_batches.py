@@ -18,9 +18,9 @@ import math
 from collections.abc import Sequence
 
 from .batched import AMRun, Cancel, GDBatch
-from .budget import SEC_PER_MAC_BLAS3, SEC_PER_MAC_THIN, am_path_seconds, choose_am_path
+from .budget import SEC_PER_MAC_BLAS3, SEC_PER_MAC_THIN, am_path_seconds, choose_am_path, run_bytes, spectrum_bytes
 from .executors import one_blas_thread
-from .problem import initial_point
+from .problem import initial_point, problem_bytes
 from .sweep import Cell, SweepSpec, TrialResult, trial_problem
 
 Task = tuple[Cell, int]             # (cell, trial)
@@ -142,6 +142,20 @@ def run_batch(spec: SweepSpec, batch: Sequence[Task]) -> tuple[TrialResult, ...]
     runner = BatchRunner(spec, batch)
     runner.advance()
     return runner.results()
+
+
+def batch_bytes(spec: SweepSpec, batch: Sequence[Task]) -> int:
+    """Memory a batch needs at its peak (estimate, for admission): its problems (made
+    before the GD stack, so counted twice for GD) plus, for GD, the stacked arrays and one
+    theory-step spectrum at a time; for AM, one run's working set at a time."""
+    cell = batch[0][0]
+    n, d = cell.n, cell.d
+    trials = len({k for _, k in batch})
+    problems = trials * problem_bytes(n, d, 1)
+    if cell.alg == "gd":
+        return 2 * problems + gd_run_bytes(n, d) * len(batch) + spectrum_bytes(n, d)
+    path = choose_am_path(n, d, spec.memory_budget) if spec.am_solver == "auto" else spec.am_solver
+    return problems + run_bytes(n, d, "am", path, 0, False, spec.resample, 1)
 
 
 def batch_cost(spec: SweepSpec, batch: Sequence[Task]) -> float:

@@ -5,10 +5,14 @@ the trials finished so far and, between slices, the batch in progress. It is wha
 the dashboard keeps per session and what a server-wide scheduler can drive:
 
     job = SweepJob(spec, batch_bytes=32 * 2**20)
+    reserve(job.peak_bytes())                                        # the most any batch needs
     while not job.finished:
         job.advance(seconds=0.5, cancel=lambda: session_closed)   # computes ~0.5 s, returns
         draw(job.rows(), job.done, job.total, job.eta_seconds())
     result = job.result()
+
+``release()`` drops the batch in progress (it restarts on the next ``advance``, with
+the same numbers), for a scheduler that needs the memory back while the job waits.
 
 ``advance`` computes in the calling thread (one BLAS thread) and returns within
 about ``seconds`` (one GD step or one AM least-squares solve past it at most);
@@ -36,6 +40,7 @@ from .sweep_batches import (
     MAX_BATCH_RUNS,
     BatchRunner,
     Task,
+    batch_bytes,
     batch_cost,
     plan_batches,
     run_batch,
@@ -94,6 +99,18 @@ class SweepJob:
     def nbytes(self) -> int:
         """Memory held by the batch in progress (estimate)."""
         return self.runner.nbytes if self.runner is not None else 0
+
+    def peak_bytes(self) -> int:
+        """The most memory any of the job's batches needs while it runs (estimate, what an
+        admission controller should reserve for the job; ``sweep_batches.batch_bytes``)."""
+        return max(batch_bytes(self.spec, b) for b in self.batches)
+
+    def release(self) -> None:
+        """Drop the batch in progress (its memory goes; it starts over on the next
+        ``advance``, with the same results). Finished trials are kept. Quick."""
+        if self.runner is not None:
+            self.queue.insert(0, self.runner_index)
+            self.runner = self.runner_index = None
 
     def eta_seconds(self) -> float | None:
         """Seconds of compute left, extrapolated from the batches done so far by their

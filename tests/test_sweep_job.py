@@ -54,6 +54,22 @@ def test_progress_estimates_and_memory_of_a_job():
     assert job.eta_seconds() == 0
 
 
+def test_release_drops_the_batch_in_progress_and_the_table_is_unchanged(whole):
+    job = SweepJob(SPEC)
+    peak = job.peak_bytes()
+    assert peak > 0
+    released = 0
+    while not job.finished:
+        job.advance(seconds=0.0005)
+        assert job.nbytes <= peak
+        if job.runner is not None and released < 5:
+            job.release()
+            released += 1
+            assert job.runner is None and job.nbytes == 0
+    assert released == 5
+    assert trials(job.result()) == trials(whole)
+
+
 def test_cancel_callback_stops_an_advance_at_once():
     job = SweepJob(SweepSpec(n=(60,), d=(4,), gamma=(1.0,), trials=4, algs=("gd",), gd_iters=5000,
                              stop_at_threshold=False, stall=False))
