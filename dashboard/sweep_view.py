@@ -10,7 +10,6 @@ never as markdown (a link's value must not turn into an image or a link).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -20,22 +19,11 @@ import streamlit as st
 from shallowres.sweep import Row, SweepResult, rows_from_csv
 
 from . import figures
+from .state import echo  # noqa: F401  (the Phase page echoes link values with it)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SHIPPED = {"paper": DOCS / "phase_transition.csv", "map_d": DOCS / "phase_map_d.csv",
            "map_gamma": DOCS / "phase_map_gamma.csv"}
-ECHO_LIMIT = 60
-
-
-def echo(text: object, limit: int = ECHO_LIMIT) -> str:
-    """``text`` as an inline code span, cut to ``limit`` characters (with an ellipsis), for
-    echoing user input in st.markdown/st.error/st.warning: inside a code span markdown is
-    not interpreted, so no image, link, autolink, HTML, LaTeX or emoji directive can form.
-    Backticks and line breaks in the text are replaced (they could close the span)."""
-    s = str(text)
-    s = s if len(s) <= limit else s[:limit] + "…"
-    s = re.sub(r"[`\r\n]", lambda m: "ʼ" if m.group() == "`" else " ", s)
-    return f"`{s}`" if s.strip() else "`(empty)`"
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

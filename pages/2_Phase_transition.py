@@ -21,7 +21,7 @@ import time
 import streamlit as st
 
 from dashboard import map_view, sweep_view, widgets
-from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value
+from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url
 from shallowres.executors import DASK_ENV, cpu_count, process_executor
 from shallowres.phase_map import analyze, format_analysis
 from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepSpec
@@ -111,6 +111,7 @@ def check_link() -> list[str]:
             del st.query_params[key]
             continue
         st.query_params[key] = fmt(value) if field.kind != "choice" else value
+    rebind_url()            # the controls read the cleaned URL (Streamlit kept the raw one)
     return warnings
 
 

@@ -29,6 +29,7 @@ from .validation import GB, check, check_memory
 DEFAULT_ITERS = {"gd": 3000, "am": 50}
 DEFAULT_TOL = 1e-8
 DIVERGENCE_FACTOR = 1e6
+GREW_FACTOR = 2.0     # a run "grew" when its last error is more than this times its best
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,10 +88,23 @@ def theory_eta(X: np.ndarray, S: np.ndarray, method: str = "auto") -> float:
     ``method`` as in :func:`~shallowres.spectrum.extreme_singular_values`: exact with
     the dense spectrum; matrix-free, sigma_min^2 is taken to 5%, which moves eta by
     at most 0.05/(kappa + 1) (kappa > d here), and sigma_max exactly.
+
+    Rank-deficient B (sigma_min = 0: n < d^2, a dead neuron, a zero feature, ...): the
+    formula would give 2/sigma_max^2, exactly the stability edge, where GD's error along the
+    top singular vector flips sign every step and does not shrink (at d = 10, n = 80,
+    gamma = 0.5 the loss hovered at 1.4e-6 after 1000 steps). No step contracts along B's
+    null space, so (4) promises nothing there whatever eta is; GD takes eta = 1/sigma_max^2,
+    the middle of the stable range (0, 2/sigma_max^2): 1 - eta sigma^2 is in [0, 1) for every
+    nonzero singular value, so no direction oscillates, the loss falls monotonically for
+    fixed masks, and sigma_max^2 may grow 2x along the run before the step is too long.
+    (The choice 2/(sigma_+^2 + sigma_max^2) with sigma_+ the smallest nonzero singular value
+    sits within 1/kappa_+ of the edge: it oscillated in the same case.)
     """
     lo, hi = extreme_singular_values(X, S, method=method, rtol=ETA_SIGMA_MIN_RTOL)
     if hi == 0:   # B = 0: the gradient vanishes whatever the step; GD stops at a fixed point
         return 1.0
+    if lo == 0:   # B rank deficient: the middle of the stable range (docstring)
+        return 1.0 / (hi * hi)
     return 2.0 / (lo * lo + hi * hi)
 
 
@@ -350,6 +364,11 @@ class Monitor:
     def message(self, reason: str, rec: IterRecord) -> str:
         """One sentence a student understands."""
         name = {"gd": "Gradient descent", "am": "Alternating minimization"}[self.alg]
+        if reason in ("stalled", "max_iters") and self.grew(rec):
+            return self._grew_message(name, reason, rec)
+        if reason == "diverged" and rec.t == 0:
+            return (f"{name} cannot start: the error or the loss at W^0 is not a finite number, so the inputs "
+                    "overflow in floating point (check the scale of W_star, v_star and X).")
         if reason == "converged":
             return (f"{name} converged: the relative error ||W - W*||_F / ||W* + I||_F fell "
                     f"below {self.tol:g} after {rec.t} iterations ({rec.rel_err:.2e}).")
@@ -373,9 +392,25 @@ class Monitor:
         if reason == "diverged":
             why = ("became infinite or NaN" if not math.isfinite(rec.err) else
                    f"grew more than {DIVERGENCE_FACTOR:.0e}-fold")
-            hint = " The step size eta is too large for this problem." if self.alg == "gd" else ""
+            hint = (" The step size eta is too large for this problem." if self.alg == "gd"
+                    and not rec.rel_err < 1 else "")
             return f"{name} diverged at iteration {rec.t}: the error {why}.{hint}"
         return f"{name} was stopped by the user after {rec.t} iterations (relative error {rec.rel_err:.2e})."
+
+    # ----- a run whose error grew: say so, and where the best iterate was --------------
+
+    def grew(self, rec: IterRecord) -> bool:
+        """The relative error at ``rec`` is more than GREW_FACTOR times the lowest seen so far."""
+        best = min(self.best, rec.rel_err)   # self.best is kept by __call__ (rec included)
+        return math.isfinite(rec.rel_err) and rec.rel_err > GREW_FACTOR * best
+
+    def _grew_message(self, name: str, reason: str, rec: IterRecord) -> str:
+        start = " (the start)" if self.best_t == 0 else ""
+        how = (f"stopped after {rec.t} iterations (no progress over the last {self.stall_window})"
+               if reason == "stalled" else f"used all {rec.t} iterations")
+        return (f"{name} {how}, and its error grew: the relative error is {rec.rel_err:.2e}, "
+                f"{rec.rel_err / self.best:.3g} times its lowest value {self.best:.2e} at iteration "
+                f"{self.best_t}{start}. That best iterate is returned too (W_best, best_t).")
 
 
 HISTORY_FIELDS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher",
@@ -384,7 +419,11 @@ HISTORY_FIELDS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teach
 
 @dataclass(frozen=True, eq=False)
 class RunResult:
-    """A finished run: history arrays, final W, n_iter, config and stop_reason."""
+    """A finished run: history arrays, final W, n_iter, config and stop_reason.
+
+    ``W_best`` is the iterate of lowest relative error (at iteration ``best_t``): the
+    same as ``W`` unless the error rose at the end (the message then says so).
+    """
 
     alg: str
     history: dict[str, np.ndarray]
@@ -396,55 +435,99 @@ class RunResult:
     seconds: float
     config: dict
     records: tuple[IterRecord, ...]
+    best_t: int = 0
+    W_best: np.ndarray | None = None
 
     @property
     def rel_err(self) -> float:
         return float(self.history["rel_err"][-1])
 
+    @property
+    def best_rel_err(self) -> float:
+        """The lowest relative error of the run (at iteration ``best_t``)."""
+        return float(self.history["rel_err"][self.best_t])
+
     def summary(self) -> dict:
         return dict(alg=self.alg, stop_reason=self.stop_reason, n_iter=self.n_iter,
-                    rel_err=self.rel_err, seconds=self.seconds, message=self.message)
+                    rel_err=self.rel_err, seconds=self.seconds, message=self.message,
+                    best_t=self.best_t, best_rel_err=self.best_rel_err)
 
 
 def collect(alg: str, records: list[IterRecord], W: np.ndarray, reason: str,
-            message: str, config: dict) -> RunResult:
+            message: str, config: dict, best_t: int | None = None,
+            W_best: np.ndarray | None = None) -> RunResult:
     """Bundle records into a RunResult (history arrays, one per field)."""
     hist = {f: np.array([getattr(r, f) for r in records]) for f in HISTORY_FIELDS}
     flips = np.array([r.flips_teacher_per_neuron for r in records])
+    if best_t is None:
+        best_t = int(np.argmin(np.where(np.isfinite(hist["rel_err"]), hist["rel_err"], np.inf)))
     return RunResult(alg, hist, flips, W, records[-1].t, reason, message,
-                     records[-1].seconds, config, tuple(records))
+                     records[-1].seconds, config, tuple(records), best_t,
+                     W if W_best is None else W_best)
 
 
 def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
         delta: float = 0.8, eta="theory", resample: bool = False, iters: int | None = None,
         tol: float = DEFAULT_TOL, keep_W: bool = False, am_solver: str = "auto",
-        memory_budget: int = GB,
+        memory_budget: int = GB, stall_window: int | str | None = "auto",
         callback: Callable[[IterRecord], bool | None] | None = None) -> RunResult:
-    """Run GD or AM until converged, fixed point, diverged or ``iters`` steps.
+    """Run GD or AM until converged, fixed point, stalled, diverged or ``iters`` steps.
 
-    ``callback(record)`` sees every record; returning True stops the run
+    ``stall_window``: the "stalled" stop of :class:`Monitor` (no 1% progress of the best
+    error over a window of w iterations, from t = 2w): "auto" uses ``Monitor.STALL_WINDOW``
+    (GD 100, AM 5), None turns it off. The result keeps the best iterate too (``W_best``,
+    ``best_t``); when the error ended more than ``GREW_FACTOR`` times above its best, the
+    message says so. ``callback(record)`` sees every record; returning True stops the run
     (stop_reason "stopped").
+
+    Raises ValueError for a bad parameter (also when ``resample`` needs more fresh rows
+    than a user's X holds), MemoryBudgetError past ``memory_budget``.
     """
     alg = check("alg", alg)
     iters = check("iters", DEFAULT_ITERS[alg] if iters is None else iters)
     tol = check("tol", tol)
+    if stall_window == "auto":
+        stall_window = Monitor.STALL_WINDOW[alg]
     path = plan_run(problem.n, problem.d, alg, iters=iters, keep_W=keep_W, resample=resample,
                     am_solver=am_solver, memory_budget=memory_budget)
-    it = iterate(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
-                 keep_W=True, am_solver=am_solver, memory_budget=memory_budget)
-    monitor = Monitor(alg, iters, tol, resample)
+    if resample:
+        problem.check_batches(iters)
+    stepper = Stepper(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
+                      keep_W=True, am_solver=am_solver, memory_budget=memory_budget)
+    monitor = Monitor(alg, iters, tol, resample, stall_window=stall_window)
     records: list[IterRecord] = []
-    W_last = None
-    for rec in it:
+    W_last = W_best = None
+    for rec in _records(stepper):
         W_last = rec.W
         records.append(rec if keep_W else _without_W(rec))
         wants_stop = callback is not None and callback(rec)
         reason = monitor(rec) or ("stopped" if wants_stop else None)
+        if monitor.best_t == rec.t:
+            W_best = rec.W
         if reason is not None:
             break
     config = dict(problem.config, alg=alg, init=init if W0 is None else "given", delta=delta,
                   eta=eta, resample=resample, iters=iters, tol=tol, am_solver=path)
-    return collect(alg, records, W_last, reason, monitor.message(reason, rec), config)
+    message = monitor.message(reason, rec)
+    if alg == "gd" and reason == "fixed_point":
+        message = _gd_stuck_message(stepper, rec) or message
+    return collect(alg, records, W_last, reason, message, config, monitor.best_t, W_best)
+
+
+def _gd_stuck_message(stepper: Stepper, rec: IterRecord) -> str | None:
+    """When GD's W stopped changing although the gradient is not zero, the step was too
+    small to move W in floating point: say that instead of "the gradient is zero"."""
+    p = stepper.problem
+    grad = B_rmatvec(stepper._batch.X, stepper._M, stepper._r) * p.v_star / p.n
+    g = float(np.linalg.norm(grad))
+    if not g > 0 or stepper.eta is None:
+        return None
+    steps = f"{rec.t} iteration{'s' if rec.t != 1 else ''}"
+    return (f"Gradient descent stopped after {steps}: W no longer changes in floating point although "
+            f"the gradient is not zero (||grad L||_F = {g:.2e}). The step eta = {stepper.eta:.3g} is too small: "
+            f"eta ||grad L||_F = {stepper.eta * g:.2e} is below the rounding of W (||W + I||_F = "
+            f"{float(np.linalg.norm(stepper.W + np.eye(p.d))):.3g}). Use a larger eta, e.g. 'theory' "
+            f"(relative error {rec.rel_err:.2e}).")
 
 
 def _without_W(rec: IterRecord) -> IterRecord:

@@ -153,6 +153,16 @@ def test_step_advances_exactly_one_iteration():
 LONG = {"alg": "gd", "gd_iters": "20000", "tol": "1e-15"}        # d = 20, n = 1700: seconds of GD
 
 
+def quiet(job, timeout: float = 30.0) -> None:
+    """Wait until no worker is computing ``job`` (a step under way when it was paused may still land)."""
+    from dashboard import server
+
+    deadline = time.monotonic() + timeout
+    while server.controller().place(job).running:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_double_run_step_during_run_and_run_during_step_are_safe():
     at = app(**LONG).run()
     at.button(key="run_btn").click()
@@ -162,6 +172,7 @@ def test_double_run_step_during_run_and_run_during_step_are_safe():
     assert at.session_state["job"] is job and job.active
     click(at, "step_btn")                               # Step while running: pauses it
     assert job.phase == "paused" and "Step" in job.why
+    quiet(job)
     t = job.runs["gd"].t
     settle(click(at, "step_btn"))
     assert job.runs["gd"].t == t + 1
@@ -235,16 +246,16 @@ def test_replay_and_scrubber_show_the_run_up_to_t():
 
 
 @pytest.mark.parametrize("query, bad", [
-    ({"d": "abc"}, "d='abc'"),
-    ({"n": "-5"}, "n='-5'"),
-    ({"gamma": "1e9"}, "gamma='1e9'"),
-    ({"delta": "1.5"}, "delta='1.5'"),
-    ({"alg": "sgd"}, "alg='sgd'"),
-    ({"eta": "banana"}, "eta='banana'"),
-    ({"eta": "1000x"}, "eta='1000x'"),
-    ({"tol": "nan"}, "tol='nan'"),
-    ({"resample": "maybe"}, "resample='maybe'"),
-    ({"seed": "1.5"}, "seed='1.5'"),
+    ({"d": "abc"}, "d=`abc`"),
+    ({"n": "-5"}, "n=`-5`"),
+    ({"gamma": "1e9"}, "gamma=`1e9`"),
+    ({"delta": "1.5"}, "delta=`1.5`"),
+    ({"alg": "sgd"}, "alg=`sgd`"),
+    ({"eta": "banana"}, "eta=`banana`"),
+    ({"eta": "1000x"}, "eta=`1000x`"),
+    ({"tol": "nan"}, "tol=`nan`"),
+    ({"resample": "maybe"}, "resample=`maybe`"),
+    ({"seed": "1.5"}, "seed=`1.5`"),
     ({"gama": "2"}, "`gama`"),
 ])
 def test_bad_query_parameter_warns_and_falls_back(query, bad):
@@ -380,7 +391,7 @@ def test_train_settings_carry_over_to_theory_page():
 def test_theory_page_bad_query_and_memory_guard():
     at = app("pages/1_Theory.py", eps="2", n="x").run()
     assert not at.exception
-    assert "eps='2'" in texts(at, "warning") and "n='x'" in texts(at, "warning")
+    assert "eps=`2`" in texts(at, "warning") and "n=`x`" in texts(at, "warning")
     at = app("pages/1_Theory.py", d="100", n="200000").run()
     assert not at.exception and "memory budget" in texts(at, "error")
 

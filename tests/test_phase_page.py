@@ -193,6 +193,9 @@ LINK_CASES = [
     ({"eta": "fast"}, "eta=`fast` is not one of 0.9x, theory, 0.5x"),
     ({"alg": ["GD", "SGD"]}, "URL parameter alg=`SGD` is not one of GD, AM; ignored."),
     ({"colour": "red"}, "Unknown URL parameter `colour` was ignored (known: grid, d,"),
+    ({"d": "1e309"}, "d=`1e309` is not an integer in [2, 40]; using the default d=20."),   # int(inf) in Streamlit
+    ({"seed": "-1e400"}, "seed=`-1e400` is not an integer in [0, 2147483647]"),
+    ({"trials": "9" * 400}, "trials=`" + "9" * 60 + "…` is not an integer in [1, 50]"),
 ]
 
 
