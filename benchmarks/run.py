@@ -3,6 +3,7 @@
     python benchmarks/run.py            # every row, a few minutes
     python benchmarks/run.py --quick    # the d = 20 rows and the d = 100 GD row
     python benchmarks/run.py --rows am_d20,gd       # rows: am_d20 sweep gd spectrum am_d100 am_d200
+                                                    #       sweep_paper gd_batch
     python benchmarks/run.py --threads 0            # BLAS threads as the library chooses
 
 Every measurement runs in a fresh subprocess, so each row's peak resident memory
@@ -202,8 +203,51 @@ def m_am_big(side: str, out: str | None, d: int = 100, n: int = 20000) -> dict:
                 refused=refused)
 
 
+def m_sweep_paper(side: str, out: str | None) -> dict:
+    """The paper's sweep (python -m shallowres sweep --paper: 160 trials, GD and AM), serial:
+    the implementation before batching (benchmarks/sweep_baseline.py, side "ref") or run_sweep."""
+    from shallowres.sweep import SweepSpec, run_sweep
+    spec = SweepSpec()
+    t0 = time.perf_counter()
+    if side == "ref":
+        from sweep_baseline import baseline_sweep
+        res = baseline_sweep(spec)
+        success, finals, stalled = res["success"], [res["finals"][t] for t in spec.tasks()], []
+    else:
+        r = run_sweep(spec, "serial")
+        by_task = {(t.cell, t.trial): t for t in r.trials}
+        success = [row.successes for row in r.rows]
+        finals = [by_task[t].rel_err for t in spec.tasks()]
+        stalled = [i for i, t in enumerate(spec.tasks()) if by_task[t].stop_reason == "stalled"]
+    return dict(seconds=time.perf_counter() - t0, success=success, finals=finals, stalled=stalled)
+
+
+def m_gd_batch(side: str, out: str | None, T: int = 10, steps: int = 300) -> dict:
+    """One batched GD step over T trials at d = 20, n = 1700 (GDBatch, lean records and stop
+    rules included) against the batched raw products it needs, X U and X^T (M * r), of the
+    same shapes; medians of ``steps``, interleaved so that load hits both alike."""
+    from shallowres.batched import GDBatch
+    probs = [make_problem(d=20, n=1700, seed=s, n_test=1) for s in range(T)]
+    b = GDBatch(probs, [initial_point(p, "identity") for p in probs], eta="0.9x", iters=10**6, tol=0.0)
+    X = np.stack([p.X for p in probs])
+    U, Xt = np.stack([np.eye(20)] * T), X.transpose(0, 2, 1)
+    Z = np.matmul(X, U)
+    b.advance(cancel=lambda: True)           # step 0 computes eta (once per run): not timed
+    raw, ours = [], []
+    for _ in range(steps):
+        t = time.perf_counter()
+        np.matmul(X, U, out=Z)
+        np.matmul(Xt, Z)
+        raw.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        b.advance(cancel=lambda: True)       # exactly one step
+        ours.append(time.perf_counter() - t)
+    assert len(b.idx) == T                   # no run stopped: every step advanced all T
+    return dict(seconds=float(np.median(ours)), raw=float(np.median(raw)), T=T)
+
+
 MEASURES = {"am_d20": m_am_d20, "sweep": m_sweep, "gd_d20": m_gd_d20, "gd_d100": m_gd_d100,
-            "spectrum": m_spectrum, "am_big": m_am_big}
+            "spectrum": m_spectrum, "am_big": m_am_big, "sweep_paper": m_sweep_paper, "gd_batch": m_gd_batch}
 
 
 def child_main(spec: dict) -> None:
@@ -318,6 +362,33 @@ def row_sweep(t: Table, tmp: str):
           ">= 20x, same table", yes(ratio >= 20 and same))
 
 
+def row_sweep_paper(t: Table, tmp: str):
+    ref = in_child("sweep_paper", side="ref", out=None)
+    ours = in_child("sweep_paper", side="ours", out=None)
+    if "error" in ref or "error" in ours:
+        t.add("Paper sweep, serial", "failed", "", "", "", (ref.get("error") or ours.get("error")), "", "NOT met")
+        return
+    ratio = ref["seconds"] / ours["seconds"]
+    same = ref["success"] == ours["success"]
+    keep = [i for i in range(len(ref["finals"])) if i not in set(ours["stalled"])]
+    gap = max(abs(ref["finals"][i] - ours["finals"][i]) for i in keep)
+    t.add("Paper sweep (sweep --paper, 160 trials GD + AM), serial", fmt_s(ours["seconds"]),
+          fmt_s(ref["seconds"]) + " (before batching)", f"{ratio:.1f}x faster", mem(ours, ref),
+          f"success table {'same' if same else 'DIFFERENT'}; {len(ours['stalled'])} runs stopped as stalled; "
+          f"the others' final rel_err equal to {gap:.0e}", ">= 10x, same table", yes(ratio >= 10 and same))
+
+
+def row_gd_batch(t: Table, tmp: str):
+    o = in_child("gd_batch", side="ours", out=None)
+    if "error" in o:
+        t.add("Batched GD step", "failed", "", "", "", o["error"], "", "NOT met")
+        return
+    ratio = o["seconds"] / o["raw"]
+    t.add(f"Batched GD step, {o['T']} trials, d=20, n=1700 (records and stop rules included)",
+          fmt_s(o["seconds"]), fmt_s(o["raw"]) + " (batched X@U + X^T@G)", f"{ratio:.2f}x the raw products",
+          mem(o), f"{fmt_s(o['seconds'] / o['T'])} per trial-step", "<= 1.5x raw", yes(ratio <= 1.5))
+
+
 def row_gd(t: Table, tmp: str):
     ref, ours, gap = pair("gd_d20", tmp, "gd_d20")
     t.add("GD iteration, d=20, n=1700 (200 steps)", fmt_s(ours["seconds"]), fmt_s(ref["seconds"]),
@@ -385,7 +456,8 @@ def machine() -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="d = 20 rows and the d = 100 GD row only")
-    ap.add_argument("--rows", default="", help="comma-separated: am_d20,sweep,gd,spectrum,am_d100,am_d200")
+    ap.add_argument("--rows", default="",
+                    help="comma-separated: am_d20,sweep,gd,spectrum,am_d100,am_d200,sweep_paper,gd_batch")
     ap.add_argument("--threads", type=int, default=1,
                     help="BLAS threads in every measurement (default 1; 0: the library's choice)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -398,6 +470,7 @@ def main(argv=None) -> int:
         "am_d20": row_am_d20, "sweep": row_sweep, "gd": row_gd, "spectrum": row_spectrum,
         "am_d100": lambda t, tmp: row_am_big(t, tmp, 100, 20000, True),
         "am_d200": lambda t, tmp: row_am_big(t, tmp, 200, 80000, False),
+        "sweep_paper": row_sweep_paper, "gd_batch": row_gd_batch,
     }
     chosen = [r for r in args.rows.split(",") if r] or (
         ["am_d20", "sweep", "gd"] if args.quick else list(rows))

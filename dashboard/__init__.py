@@ -7,6 +7,8 @@
 - ``export``:  CSV and JSON downloads of a run;
 - ``theory_view``: the Theory page's cached computations and its words (units, subscripts);
 - ``theory_figures``: the Theory page's figure builders (per-step contraction, kappa_t, rho_3, kappa vs n);
+- ``sweep_view``: the Phase page's chart, table, cache, shipped tables and ``echo`` of user input;
+- ``map_view``: the sample-complexity map figures (heatmap with thresholds, n* against d);
 - ``devserver``: for tests and screenshots only: a real ``streamlit run`` and headless Chromium.
 
 Importing any of them has no side effects and creates no shared mutable state.

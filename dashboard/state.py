@@ -39,8 +39,7 @@ def echo(text: object, limit: int = ECHO_LIMIT) -> str:
     """``text`` as an inline code span, cut to ``limit`` characters (with an ellipsis), for
     echoing user input in st.markdown/st.error/st.warning: inside a code span markdown is
     not interpreted, so no image, link, autolink, HTML, LaTeX or emoji directive can form.
-    Backticks and line breaks in the text are replaced (they could close the span).
-    (The same rule as the Phase page's ``sweep_view.echo`` on branch sweeps.)"""
+    Backticks and line breaks in the text are replaced (they could close the span)."""
     s = str(text)
     s = s if len(s) <= limit else s[:limit] + "…"
     s = re.sub(r"[`\r\n]", lambda m: "ʼ" if m.group() == "`" else " ", s)
@@ -255,6 +254,13 @@ def drop_unreadable_numbers(keys: Iterable[str]) -> None:
         return
     for key in bad:
         del st.query_params[key]
+    rebind_url()
+
+
+def rebind_url() -> None:
+    """Make URL-bound controls read the URL as it is now (after values were removed from
+    it), not the snapshot Streamlit took when the script started (its internal QueryParams
+    method for page changes; a no-op where it is missing)."""
     try:
         from streamlit.runtime.state.session_state_proxy import get_session_state
 

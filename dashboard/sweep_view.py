@@ -1,19 +1,36 @@
-"""The Phase-transition page's figure, table and cache (``pages/2_Phase_transition.py``).
+"""The Phase-transition page's figure, table, cache and shipped results
+(``pages/2_Phase_transition.py``).
 
 ``phase_figure``: probability of recovery against n, one curve per (algorithm, init),
 Wilson 95% error bars, colours from ``figures.COLORS`` (one per algorithm on every
 page), init told apart by dash and marker. Also used for docs/phase_transition.png.
+``shipped``: tables computed ahead of time and kept in docs/ (the paper's grid, the
+maps), so a cold server shows them at once. ``echo``: show user input as a code span,
+never as markdown (a link's value must not turn into an image or a link).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from shallowres.sweep import Row, SweepResult
+from shallowres.sweep import Row, SweepResult, rows_from_csv
 
 from . import figures
+from .state import echo  # noqa: F401  (the Phase page echoes link values with it)
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SHIPPED = {"paper": DOCS / "phase_transition.csv", "map_d": DOCS / "phase_map_d.csv",
+           "map_gamma": DOCS / "phase_map_gamma.csv"}
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def shipped(name: str) -> tuple[Row, ...]:
+    """A table kept in docs/ (``SHIPPED``): rows, or () if the file is missing."""
+    path = SHIPPED[name]
+    return rows_from_csv(path.read_text(encoding="utf-8")) if path.exists() else ()
 
 INIT_STYLE = {"identity": ("solid", "circle"), "random": ("dash", "square"), "delta": ("dot", "diamond")}
 INIT_NAMES = {"identity": "identity init", "random": "random init", "delta": "δ-ball init"}
@@ -88,8 +105,9 @@ def phase_figure(rows: Iterable[Row | Mapping], n_grid: Sequence[int], d: int,
 
 
 TABLE_COLUMNS = {"n": "n", "alg": "algorithm", "init": "init", "recovered": "recovered",
-                 "probability": "P(success)", "ci": "95% interval", "median_iters": "median iterations",
-                 "median_rel_err": "median rel. error", "median_seconds": "median s / run"}
+                 "probability": "P(success)", "ci": "95% interval", "stalled": "stalled",
+                 "median_iters": "median iterations", "median_rel_err": "median rel. error",
+                 "median_seconds": "median s / run"}
 
 
 def table_rows(rows: Iterable[Row | Mapping]) -> list[dict]:
@@ -99,7 +117,8 @@ def table_rows(rows: Iterable[Row | Mapping]) -> list[dict]:
         out.append({
             "n": r["n"], "alg": figures.NAMES.get(r["alg"], r["alg"]), "init": r["init"],
             "recovered": f"{r['successes']} / {r['trials']}", "probability": round(r["probability"], 3),
-            "ci": f"{r['ci_low']:.2f} – {r['ci_high']:.2f}", "median_iters": r["median_iters"],
+            "ci": f"{r['ci_low']:.2f} – {r['ci_high']:.2f}", "stalled": r["stalled"],
+            "median_iters": r["median_iters"],
             "median_rel_err": f"{r['median_rel_err']:.2e}", "median_seconds": round(r["median_seconds"], 3),
         })
     return out

@@ -1,11 +1,17 @@
 """Phase-transition page: how often GD and AM recover W* as the number of samples n grows
-(the paper's Fig. 1(a)), with Wilson 95% intervals, filling in as trials finish.
+(the paper's Fig. 1(a)), with Wilson 95% intervals, filling in as trials finish; below it,
+the sample-complexity map over d and the fitted exponent of n* ~ C d^alpha.
 
 Self-contained (legacy ``pages/`` folder, no st.navigation): every control is bound
 to the URL, so a deep link such as ``/Phase_transition?grid=fine&trials=5`` works on a
-freshly started server. Run starts a sweep; Stop, or any change of a control, stops it
-(the trials finished so far stay on the chart). A finished sweep is cached across
-sessions, so asking for the same sweep again shows it at once.
+freshly started server. A link's values are checked as on the Train page: the last of
+a repeated value counts, a bad value gets a warning and the default, an unknown key a
+warning. The paper's grid ships precomputed (docs/phase_transition.csv, same seeds), so
+a cold server shows it at once; Run recomputes it.
+
+Run advances the sweep in slices of about SLICE seconds (``SweepJob.advance``), drawing
+between slices; Stop, or any change of a control, stops it between two slices, and Run
+on the same settings resumes where it stopped. A finished sweep is cached across sessions.
 """
 from __future__ import annotations
 
@@ -14,22 +20,27 @@ import time
 
 import streamlit as st
 
-from dashboard import state, sweep_view, widgets
-from shallowres.executors import DASK_ENV, cpu_count
-from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepSpec, run_sweep, summarize
+from dashboard import map_view, sweep_view, widgets
+from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url
+from shallowres.executors import DASK_ENV, cpu_count, process_executor
+from shallowres.phase_map import analyze, format_analysis
+from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepSpec
 from shallowres.sweep_cli import parse_list
+from shallowres.sweep_job import SweepJob
 from shallowres.threads import single_threaded_blas
 
 single_threaded_blas()   # hosted: a fraction of a core, many sessions
 st.set_page_config(page_title="shallowres · Phase transition", page_icon="📈", layout="wide")
 
-# A hosted app has ~1 GB and a fraction of a core: sweeps run serially in the page
-# by default, and grids are capped. The fine grid with 10 trials (800 runs) fits.
+# A hosted app has ~1 GB and a fraction of a core: sweeps run in the page by default,
+# in slices, and grids are capped. The fine grid with 10 trials (800 runs) fits.
 MAX_RUNS = 1000
 MAX_N = 5000
 MAX_D = 40
+SLICE = 0.5             # seconds of compute between two draws (and the Stop latency)
 THROTTLE = 0.7          # seconds between chart redraws while streaming
-PARTIAL_KEY = "phase_partial"
+BATCH_BYTES = 16 * 2**20    # a session's GD batch: its stacked arrays at most (no number depends on it)
+JOB_KEY = "phase_job"
 DONE = ":material/check_circle:"
 # Bound widgets keep their option text in the URL, so options are short words
 # (?grid=fine&alg=GD) and the explanations go in captions and help.
@@ -37,8 +48,71 @@ GRIDS = {"paper": f"n = {', '.join(map(str, PAPER_N))}", "fine": "n = 100, 200, 
          "custom": "your list or range below"}
 ETAS = {SWEEP_ETA: "0.9 × the theory step (default)", "theory": "the theory step 2/(σ²min + σ²max)",
         "0.5x": "0.5 × the theory step"}
-RUN_ON = {"serial": "This server process (one core)", "processes": "2 local processes",
+INITS = {"identity": "identity", "random": "random", "delta": "δ-ball"}
+THRESHOLDS = ("0.001", "0.005", "0.01", "0.05", "0.1")
+RUN_ON = {"serial": "This server process (one core)", "processes": "2 local processes (shared by all sessions)",
           "dask": f"Dask cluster (${DASK_ENV})"}
+
+# The URL's parameters, checked like the Train page's (dashboard.state): one value each,
+# except the lists alg and init; n is free text, checked with the grid.
+FIELDS = {f.name: f for f in (
+    Field("grid", "choice", "paper", options=tuple(GRIDS)),
+    Field("d", "int", 20, 2, MAX_D),
+    Field("gamma", "float", 2.0, 0.0, 10.0),
+    Field("trials", "int", 10, 1, 50),
+    Field("eta", "choice", SWEEP_ETA, options=tuple(ETAS)),
+    Field("gd_iters", "int", 3000, 100, 10_000),
+    Field("am_iters", "int", 50, 5, 200),
+    Field("threshold", "choice", "0.01", options=THRESHOLDS),
+    Field("seed", "int", 0, 0, 2**31 - 1),
+    Field("noise", "float", 0.0, 0.0, 10.0),
+    Field("delta", "float", 0.8, 0.05, 0.95),
+    Field("resample", "bool", False),
+    Field("stall", "bool", True),
+)}
+LISTS = {"alg": ("GD", "AM"), "init": tuple(INITS)}
+TEXT = ("n",)
+KNOWN = (*FIELDS, *LISTS, *TEXT)
+
+
+def check_link() -> list[str]:
+    """On a session's first run, before the widgets read the URL: one warning per value
+    the controls will not use, and the URL made canonical (the last of a repeated value,
+    written as the control writes it; a bad value removed, so its control takes the default)."""
+    if st.session_state.get("phase_url_checked"):
+        return []
+    st.session_state["phase_url_checked"] = True
+    warnings = []
+    for key in list(st.query_params):
+        values = st.query_params.get_all(key)
+        if key in STREAMLIT_PARAMS or key in TEXT:
+            continue
+        if key in LISTS:
+            bad = [v for v in values if v not in LISTS[key]]
+            if bad:
+                warnings.append(f"URL parameter {key}={sweep_view.echo(bad[0])} is not one of "
+                                f"{', '.join(LISTS[key])}; ignored.")
+                good = [v for v in values if v in LISTS[key]]
+                if good:
+                    st.query_params[key] = good
+                else:
+                    del st.query_params[key]
+            continue
+        field = FIELDS.get(key)
+        if field is None:
+            warnings.append(f"Unknown URL parameter {sweep_view.echo(key)} was ignored "
+                            f"(known: {', '.join(KNOWN)}).")
+            continue
+        try:
+            value = parse_value(field, values[-1])
+        except ValueError:
+            warnings.append(f"URL parameter {key}={sweep_view.echo(values[-1])} is not {field.describe()}; "
+                            f"using the default {key}={fmt(field.default)}.")
+            del st.query_params[key]
+            continue
+        st.query_params[key] = fmt(value) if field.kind != "choice" else value
+    rebind_url()            # the controls read the cleaned URL (Streamlit kept the raw one)
+    return warnings
 
 
 def run_on_options() -> list[str]:
@@ -48,6 +122,16 @@ def run_on_options() -> list[str]:
     if os.environ.get(DASK_ENV):
         opts.append("dask")
     return opts
+
+
+@st.cache_resource(show_spinner=False)
+def shared_executor(kind: str):
+    """One executor per server process, shared by every session (so a session's choice of
+    processes adds no processes of its own): a 2-process pool, or a Dask client's executor."""
+    if kind == "processes":
+        return process_executor(2)
+    import distributed
+    return distributed.Client(os.environ[DASK_ENV], timeout="10s").get_executor(pure=False)
 
 
 def controls() -> tuple[SweepSpec | None, str]:
@@ -65,13 +149,24 @@ def controls() -> tuple[SweepSpec | None, str]:
                         help="The paper uses d = 20, so W\\* has d² = 400 entries.")
     gamma = sb.number_input("γ = ‖W\\*‖_F", 0.0, 10.0, 2.0, step=0.5, key="gamma", bind="query-params",
                             help="Distance of the teacher from the identity; the paper uses 2.")
+    noise = sb.number_input("Label noise σ", 0.0, 10.0, 0.0, step=0.05, key="noise", bind="query-params",
+                            help="Gaussian noise on the labels y, in units of 1/√n (the scale of X). With noise "
+                                 "the error has a floor: a run that settles on it stops as stalled.")
     trials = sb.slider("Trials per point", 1, 50, 10, key="trials", bind="query-params",
                        help="Each trial draws a new teacher W\\*, new data X and a new random start.")
     sb.markdown("### Methods")
-    algs = sb.multiselect("Algorithms", ["GD", "AM"], ["GD", "AM"], key="alg", bind="query-params",
+    algs = sb.multiselect("Algorithms", list(LISTS["alg"]), list(LISTS["alg"]), key="alg", bind="query-params",
                           help="GD: gradient descent, eq. (1). AM: alternating minimization, eqs. (2)-(3).")
-    inits = sb.multiselect("Initializations", ["identity", "random"], ["identity", "random"], key="init",
-                           bind="query-params", help="identity: W⁰ = 0. random: vec(W⁰) ~ N(0, I)/d.")
+    inits = sb.multiselect("Initializations", list(INITS), ["identity", "random"], key="init",
+                           bind="query-params",
+                           help="identity: W⁰ = 0. random: vec(W⁰) ~ N(0, I)/d. delta: on the sphere "
+                                "‖W⁰ − W\\*‖_F = δ‖W\\* + I‖_F, Theorem 1's start condition, tight.")
+    delta = sb.slider("δ: radius of the δ-ball start", 0.05, 0.95, 0.8, step=0.05, key="delta",
+                      bind="query-params", disabled="delta" not in inits,
+                      help="Used by the δ-ball initialization only.")
+    resample = sb.checkbox("Fresh samples every iteration", False, key="resample", bind="query-params",
+                           help="A new batch of n samples at each step, as the theory assumes (Lemmas 1-2). "
+                                "Slower: every step draws new data.")
     eta = sb.selectbox("GD step size η", list(ETAS), key="eta", bind="query-params",
                        help="0.9x: " + ETAS[SWEEP_ETA] + "; theory: " + ETAS["theory"] + "; 0.5x: "
                             + ETAS["0.5x"] + ". The paper chose its step 'by inspection'. The theory "
@@ -81,8 +176,12 @@ def controls() -> tuple[SweepSpec | None, str]:
                                help="GD's maximum iterations.")
     am_iters = c2.number_input("AM budget", 5, 200, 50, step=5, key="am_iters", bind="query-params",
                                help="AM's maximum iterations (it also stops at a fixed point).")
-    threshold = sb.select_slider("Success: relative error below", [0.001, 0.005, 0.01, 0.05, 0.1], 0.01,
-                                 key="threshold", bind="query-params")
+    stall = sb.checkbox("End stalled trials early", True, key="stall", bind="query-params",
+                        help="A run whose best error fell by less than 1% over the last 100 GD or 5 AM "
+                             "iterations has settled: it stops there (counted in the table's 'stalled' "
+                             "column). No run that recovers W* on the paper's grid is stopped this way.")
+    threshold = sb.select_slider("Success: relative error below", THRESHOLDS, "0.01", key="threshold",
+                                 bind="query-params")
     seed = sb.number_input("Base seed", 0, 2**31 - 1, 0, key="seed", bind="query-params",
                            help="Per-trial seeds derive from it: the same seed, the same table.")
     opts = run_on_options()
@@ -93,29 +192,38 @@ def controls() -> tuple[SweepSpec | None, str]:
         n = {"paper": PAPER_N, "fine": FINE_N}.get(grid) or parse_list("n", custom, int, ranges=True)
         if max(n, default=0) > MAX_N:
             raise ValueError(f"n must be at most {MAX_N:,} on this page (the CLI has no such cap)")
-        spec = SweepSpec(n=n, d=int(d), gamma=float(gamma), trials=int(trials), inits=inits,
-                         algs=[a.lower() for a in algs], eta=eta, gd_iters=int(gd_iters),
-                         am_iters=int(am_iters), threshold=threshold, seed=int(seed))
+        spec = SweepSpec(n=n, d=int(d), gamma=float(gamma), noise=float(noise), trials=int(trials),
+                         inits=inits, algs=[a.lower() for a in algs], eta=eta, gd_iters=int(gd_iters),
+                         am_iters=int(am_iters), threshold=float(threshold), seed=int(seed), delta=float(delta),
+                         resample=bool(resample), stall=bool(stall))
     except ValueError as e:
-        st.error(f"**This grid cannot run:** {state.echo(e, limit=300)}", icon=":material/block:")
+        st.error(f"**This grid cannot run:** {sweep_view.echo(e, limit=300)}", icon=":material/block:")
         return None, run_on
     return spec, run_on
 
 
 def caption(spec: SweepSpec) -> None:
+    extra = []
+    if spec.noise[0]:
+        extra.append(f"label noise σ = {spec.noise[0]:g}/√n")
+    if spec.resample:
+        extra.append("a fresh batch of samples every iteration")
+    if "delta" in spec.inits:
+        extra.append(f"δ-ball start at δ = {spec.delta:g}")
     st.caption(
         "**The paper** (Fig. 1(a)) plots the probability of recovering W\\*, i.e. "
         "‖W_T − W\\*‖_F / ‖W\\* + I‖_F < 0.01, against n ∈ {200, 700, 1200, 1700} at d = 20 and "
         "‖W\\*‖_F = 2, over 10 trials each with a new X, for GD and AM from identity and random "
         "initialization. It states no iteration budget, and a GD step 'chosen by inspection'.  \n"
         f"**This run:** d = {spec.d[0]}, ‖W\\*‖_F = {spec.gamma[0]:g}, {spec.trials} trials per point, "
-        f"success below {spec.threshold:g}. Inputs X have N(0, 1/n) entries (the slides' scale; AM does "
-        "not depend on it and GD's theory step adapts to it). W\\* has balanced columns "
-        "‖w\\*_q‖ = γ/√d (Assumption 3; the paper does not say how it drew W\\*), v\\* random signs, "
-        "random start vec(W⁰) ~ N(0, I)/d. Budgets: GD at most "
-        f"{spec.gd_iters:,} steps with η = {ETAS.get(spec.eta, spec.eta)}, AM at most {spec.am_iters} "
-        "(or a fixed point); a run stops once below the threshold. Each trial's teacher and data are "
-        "shared by all four curves, and a seed reproduces the table exactly (`python -m shallowres sweep`).")
+        f"success below {spec.threshold:g}" + "".join(f"; {x}" for x in extra) + ". Inputs X have N(0, 1/n) "
+        "entries (the slides' scale; AM does not depend on it and GD's theory step adapts to it). W\\* has "
+        "balanced columns ‖w\\*_q‖ = γ/√d (Assumption 3; the paper does not say how it drew W\\*), v\\* random "
+        f"signs, random start vec(W⁰) ~ N(0, I)/d. Budgets: GD at most {spec.gd_iters:,} steps with "
+        f"η = {ETAS.get(spec.eta, spec.eta)}, AM at most {spec.am_iters} (or a fixed point); a run stops once "
+        "below the threshold" + (", or when it has stalled" if spec.stall else "") + ". Each trial's teacher "
+        "and data are shared by all curves, and a seed reproduces the table exactly (`python -m shallowres "
+        "sweep`).")
 
 
 def draw(slot, rows, spec: SweepSpec, tag: str) -> None:
@@ -130,52 +238,70 @@ def show_table(result_rows, csv_text: str | None) -> None:
         st.download_button("Table (CSV)", icon=":material/download:", data=csv_text,
                            file_name="phase_transition.csv", mime="text/csv", on_click="ignore",
                            help="One row per (n, algorithm, init): successes, trials, probability, "
-                                "Wilson 95% interval, medians.")
+                                "Wilson 95% interval, stalled runs, medians.")
 
 
-def stream(spec: SweepSpec, run_on: str, slot, bar) -> None:
-    """Run the sweep, drawing as trials finish; keep finished trials if interrupted."""
-    partial = []
-    st.session_state[PARTIAL_KEY] = (spec.key(), partial)
-    start = time.perf_counter()
-    last = [0.0]
+def progress_text(job: SweepJob, started: float) -> str:
+    eta = job.eta_seconds()
+    left = "" if eta is None else f" · about {eta:.0f} s left" if eta >= 1 else " · under a second left"
+    return f"{job.done} of {job.total} trials · {time.perf_counter() - started:.0f} s{left}"
 
-    def on_trial(done: int, total: int, trial) -> None:
-        partial.append(trial)
+
+def session_job(spec: SweepSpec) -> SweepJob:
+    """This session's job for ``spec``: the stopped one to resume, or a new one."""
+    job = st.session_state.get(JOB_KEY)
+    if job is None or job.spec.key() != spec.key():
+        job = SweepJob(spec, batch_bytes=BATCH_BYTES)
+        st.session_state[JOB_KEY] = job
+    return job
+
+
+def stream(spec: SweepSpec, run_on: str, slot, bar) -> tuple[SweepJob, str]:
+    """Advance the session's job slice by slice, drawing between slices, to the end.
+    A Stop (any rerun) interrupts it at a draw; the job stays in the session to resume."""
+    job = session_job(spec)
+    executor = None
+    where = "this server process"
+    if run_on != "serial":
+        try:
+            executor = shared_executor(run_on)
+            where = RUN_ON[run_on]
+        except Exception as e:      # noqa: BLE001 - any failure to reach the executor: compute here
+            st.warning(f"Could not use {RUN_ON[run_on]} ({sweep_view.echo(e)}); computing here.",
+                       icon=":material/warning:")
+    started, last = time.perf_counter(), 0.0
+    while not job.finished:
+        try:
+            if executor is not None:
+                job.advance_on(executor, SLICE)
+            else:
+                job.advance(SLICE)
+        except RuntimeError:          # the shared pool broke: a new one next time, this slice here
+            shared_executor.clear()
+            executor, where = None, "this server process"
         now = time.perf_counter()
-        if now - last[0] >= THROTTLE or done == total:
-            bar.progress(done / total, text=f"{done} of {total} trials · {now - start:.0f} s")
-            draw(slot, summarize(spec, partial), spec, f"live{done}")
-            last[0] = time.perf_counter()
-
-    result = run_sweep(spec, run_on, workers=2 if run_on == "processes" else None, progress=on_trial)
-    sweep_view.remember(spec.key(), result)
-    del st.session_state[PARTIAL_KEY]
-
-
-BOUND = ("grid", "n", "d", "gamma", "trials", "alg", "init", "eta", "gd_iters", "am_iters", "threshold", "seed")
-
-
-def warn_unused_link_values(raw: dict[str, list[str]]) -> None:
-    """A deep link's values that the URL-bound controls rejected (bind="query-params"
-    drops them silently), and unknown keys: one warning, by the rules of every page
-    (``state.link_warnings``). Only on a session's first run."""
-    if st.session_state.get("phase_url_checked"):
-        return
-    st.session_state["phase_url_checked"] = True
-    values = {k: st.session_state[k] for k in BOUND if k in st.session_state}
-    state.show_warnings(state.link_warnings(raw, values, multi=("alg", "init")))
+        if now - last >= THROTTLE or job.finished:
+            bar.progress(job.done / job.total, text=progress_text(job, started))
+            draw(slot, job.rows(), spec, f"live{job.done}-{now:.3f}")
+            last = time.perf_counter()
+    return job, where
 
 
 def main() -> None:
     st.html(widgets.CSS)
     st.markdown("## Phase transition: how many samples recover W\\*?")
-    raw = {k: st.query_params.get_all(k) for k in st.query_params}
-    state.drop_unreadable_numbers(("d", "gamma", "trials", "gd_iters", "am_iters", "seed"))
+    link_warnings = check_link()
     spec, run_on = controls()
-    warn_unused_link_values(raw)
-    if spec is None:
-        return
+    if link_warnings:
+        st.warning("**Some values in the link were not used.**\n\n" + "\n".join(f"- {w}" for w in link_warnings),
+                   icon=":material/warning:")
+    if spec is not None:
+        sweep_section(spec, run_on)
+    st.divider()
+    map_section()
+
+
+def sweep_section(spec: SweepSpec, run_on: str) -> None:
     caption(spec)
     runs = spec.total
     if runs > MAX_RUNS:
@@ -184,38 +310,94 @@ def main() -> None:
                  f"runs at most {MAX_RUNS:,}. Use fewer trials or n values, or the command line: "
                  "`python -m shallowres sweep` (all cores, or a Dask cluster).", icon=":material/block:")
         return
+    job = st.session_state.get(JOB_KEY)
+    resumable = job is not None and job.spec.key() == spec.key() and 0 < job.done < job.total
     b = st.columns([1, 1, 4])
-    go = b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
+    go = b[0].button("Resume" if resumable else "Run", icon=":material/play_arrow:", type="primary", key="run_btn",
+                     width="stretch",
                      help=f"Run {runs:,} trials ({len(spec.n)} n × {len(spec.algs) * len(spec.inits)} "
-                          f"curves × {spec.trials}).")
+                          f"curves × {spec.trials}); after a Stop, carry on where it stopped.")
     b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch",
-                help="Stop the sweep; the trials finished so far stay on the chart.")
+                help="Stop the sweep; the trials finished so far stay on the chart, and Run resumes.")
     note, bar, slot = st.empty(), st.empty(), st.empty()
     key = spec.key()
     result = sweep_view.cached(key)
-    if result is not None:
+    if result is not None and not go:
         note.success(f"All {result.done} trials, computed earlier in {result.seconds:.1f} s "
                      f"({result.executor}); served from the cache.", icon=DONE)
     elif go:
-        stream(spec, run_on, slot, bar.progress(0.0, text=f"0 of {runs} trials"))
-        result = sweep_view.cached(key)
+        job, where = stream(spec, run_on, slot, bar.progress(0.0, text=f"0 of {runs} trials"))
+        result = job.result(executor=where)
+        sweep_view.remember(key, result)
+        st.session_state.pop(JOB_KEY, None)
         bar.empty()
-        note.success(f"All {result.done} trials in {result.seconds:.1f} s ({result.executor}).", icon=DONE)
+        note.success(f"All {result.done} trials in {result.seconds:.1f} s of compute ({where}); "
+                     f"{result.stalled} run(s) stopped as stalled.", icon=DONE)
     if result is not None:
         draw(slot, result.rows, spec, "final")
         show_table(result.rows, result.to_csv())
         return
-    pkey, partial = st.session_state.get(PARTIAL_KEY, (None, []))
-    rows = summarize(spec, partial) if pkey == key else ()
+    shipped = sweep_view.shipped("paper") if spec == SweepSpec() else ()
+    job = st.session_state.get(JOB_KEY)
+    rows = job.rows() if job is not None and job.spec.key() == key else ()
     if rows:
-        note.info(f"Stopped after {len(partial)} of {runs} trials. Run starts this sweep again.",
+        eta = job.eta_seconds()
+        note.info(f"Stopped after {job.done} of {runs} trials" +
+                  (f" (about {eta:.0f} s of compute left)" if eta else "") + ". **Resume** carries on from here.",
                   icon=":material/pause_circle:")
+    elif shipped:
+        rows = shipped
+        note.info("**The paper's grid, precomputed** with these seeds and shipped with the app "
+                  "(`python -m shallowres sweep --paper`). **Run** recomputes it here.", icon=":material/inventory_2:")
     else:
         note.info(f"Press **Run** to start {runs:,} trials. Points appear as trials finish.",
                   icon=":material/play_arrow:")
     draw(slot, rows, spec, "idle")
     if rows:
         show_table(rows, None)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def map_analysis(name: str, kind: str):
+    rows = sweep_view.shipped(name)
+    return (rows, analyze(rows, kind)) if rows else ((), None)
+
+
+def map_section() -> None:
+    st.markdown("### How does the threshold grow with d? The sample-complexity map")
+    rows, a = map_analysis("map_d", "d")
+    if a is None:
+        st.info("No map is shipped with this copy of the app: compute one with "
+                "`python -m shallowres sweep --map d --csv docs/phase_map_d.csv`.", icon=":material/info:")
+        return
+    first = rows[0]
+    trials = max(r.trials for r in rows)
+    e = a.exponent
+    st.caption(
+        "Theorem 1 asks for n > C·d·k²·polylog = Õ(d³) samples (k = d); AM's least-squares step has d² unknowns, "
+        f"so it needs n ≥ d². Recovery probability of **{a.alg.upper()} from the {a.init} start** over d and "
+        f"n/d², {trials} trials per cell, the teacher at ‖W\\*‖_F/‖I‖_F = {first.gamma / first.d ** 0.5:.3f} "
+        "for every d (the paper's γ = 2 at d = 20). Precomputed on the command line (`python -m shallowres "
+        "sweep --map d`, see the README) and shipped with the app. The orange curve is the 50% threshold n\\* "
+        "of a logistic fit in log n per d, with its 95% profile-likelihood interval.")
+    st.plotly_chart(map_view.map_heatmap(rows, a), key="map-d", width="stretch", config={"displaylogo": False})
+    st.plotly_chart(map_view.exponent_figure(a), key="map-alpha", width="stretch", config={"displaylogo": False})
+    if e is not None:
+        st.markdown(f"**Fitted exponent:** n\\* ≈ C·d^α with C = {e.C:.3g} and α = **{e.alpha:.2f}** "
+                    f"(95% interval {e.low:.2f} – {e.high:.2f}) over d = {', '.join(f'{v:g}' for v in e.d)}: "
+                    + ("much closer to d² than to the paper's d³." if e.high < 2.5 else
+                       "between d² and d³." if e.high < 3 else "not distinguishable from d³ here."))
+    with st.expander("Thresholds per d (table)"):
+        st.code(format_analysis(a), language=None)
+    grows, ga = map_analysis("map_gamma", "gamma")
+    if ga is not None:
+        st.markdown("#### How far from the identity can the teacher be? (d = 20)")
+        st.caption("Recovery probability over the teacher's size γ = ‖W\\*‖_F and n at d = 20 "
+                   f"({max(r.trials for r in grows)} trials per cell, {ga.alg.upper()} from the {ga.init} start). "
+                   "Assumption 1 (identity start inside Theorem 1's ball) holds for γ ≤ δ√d/(1 + δ) = 1.99 at "
+                   "δ = 0.8.")
+        st.plotly_chart(map_view.map_heatmap(grows, ga), key="map-gamma", width="stretch",
+                        config={"displaylogo": False})
 
 
 main()

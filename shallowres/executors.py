@@ -3,11 +3,16 @@
 - ``serial``: :class:`SerialExecutor`, runs each call inside ``submit`` (no threads,
   no processes; the safe choice on a small shared server);
 - ``processes``: a ``ProcessPoolExecutor`` on this machine (default: all cores),
-  started with ``spawn`` and one BLAS thread per worker (see :data:`_WORKER_SETUP`);
+  started with ``spawn``, one BLAS thread per worker and SIGINT ignored (see
+  :data:`_WORKER_SETUP`);
 - ``dask``: a Dask ``distributed`` cluster through ``Client.get_executor()``; the
   address comes from ``scheduler`` (``tcp://HOST:PORT``), else the environment
-  variable ``DASK_SCHEDULER_ADDRESS``; ``scheduler="local"`` starts a ``LocalCluster``.
+  variable ``DASK_SCHEDULER_ADDRESS``; ``scheduler="local"`` starts a ``LocalCluster``
+  whose worker processes ignore SIGINT (:data:`IGNORE_SIGINT`), so a Ctrl-C in the
+  terminal reaches only the parent, which cancels the sweep and closes the cluster.
   Dask is imported only here and only when asked for, so the library works without it.
+
+Sweeps also run every batch under :func:`one_blas_thread`, whatever the executor.
 
 Use :func:`open_executor` as a context manager; it closes what it started.
 """
@@ -15,9 +20,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
+import warnings
 from collections.abc import Iterator
 
 from .validation import CONSTRAINTS, check
@@ -37,6 +44,19 @@ _WORKER_SETUP = (
     "    os.environ[_k] = '{threads}'\n"
     "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
 )
+
+
+@functools.cache
+def _blas():
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """Context manager: one BLAS thread inside it. Every sweep batch runs under it, in
+    every executor, so a table does not depend on where it was computed (a product
+    split over threads may round differently) and workers do not oversubscribe cores."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 def cpu_count() -> int:
@@ -76,12 +96,16 @@ class SerialExecutor(cf.Executor):
 
 def process_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
     """A ``spawn`` process pool of ``workers`` processes (default: all cores), each
-    with cores // workers BLAS threads (at least 1) and SIGINT ignored."""
+    with one BLAS thread and SIGINT ignored."""
     workers = check("workers", cpu_count() if workers is None else workers)
-    threads = max(1, cpu_count() // workers)
     return cf.ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-        initializer=exec, initargs=(_WORKER_SETUP.format(threads=threads),))
+        initializer=exec, initargs=(_WORKER_SETUP.format(threads=1),))
+
+
+# Preload script for the workers of a LocalCluster we start (Dask runs text with a
+# space in it as a script, in the worker process's main thread).
+IGNORE_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)"
 
 
 def scheduler_address(scheduler: str | None) -> str:
@@ -117,9 +141,11 @@ def dask_executor(scheduler: str | None = None, workers: int | None = None) -> I
     with contextlib.ExitStack() as stack:
         if address == "local":
             n = check("workers", cpu_count() if workers is None else workers)
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR))
+            with warnings.catch_warnings():   # its HTTP endpoint says when port 8787 is taken: harmless
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, preload=[IGNORE_SIGINT],
+                    dashboard_address=None, silence_logs=logging.ERROR))
             address = cluster.scheduler_address
         try:
             client = stack.enter_context(distributed.Client(address, timeout=CONNECT_TIMEOUT))

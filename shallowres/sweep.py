@@ -31,8 +31,30 @@ n = 700, and more trials extend the old ones. The algorithm and initialization d
 not enter the seed: all (alg, init) curves see the same teachers, data and random
 W^0 (a paired comparison, as with the paper's "10 trials, each with a new X").
 
-Each cell's row: successes, trials, probability, Wilson 95% interval, and medians
-of iterations, final rel_err and solver seconds over all its trials.
+Stalled runs: with ``stall`` (default) a run also stops when it has stopped making
+progress (``Monitor``'s stalled rule: from iteration 2w on, its best rel_err fell by
+less than 1% over the last w = 100 GD or 5 AM iterations). On the paper's grid this
+ends the hopeless n = 200 runs after 200 GD or 10-15 AM iterations instead of the
+whole budget and changes no success: every run that recovers W* improves by at least
+9% (GD) or 28% (AM) per window (tests/test_stall.py re-runs the stalled trials to
+their budget and checks it). The table counts them.
+
+Map grids: ``n_per_d2`` gives n as multiples of d^2 (n = round(r d^2) for each d)
+and ``relative_gamma`` reads ``gamma`` as ||W*||_F / ||I||_F = ||W*||_F / sqrt(d),
+so one spec covers a (d, n/d^2) map at a fixed relative teacher size
+(:mod:`shallowres.phase_map`).
+
+How trials run: :mod:`shallowres.sweep_batches` groups a cell's trials (all
+initializations of a block of trials) into batches advanced together with lean
+records (:mod:`shallowres.batched`); a batch's results equal those of
+:func:`run_trial`, the unbatched reference, bit for bit. Every batch computes with
+one BLAS thread in every executor, so the table is the same, bit for bit, from
+serial, process and Dask execution on one machine (a cluster of other CPUs or BLAS
+builds may differ in the last digits of the error medians).
+
+Each cell's row: successes, trials, probability, Wilson 95% interval, the number of
+stalled runs, and medians of iterations, final rel_err and solver seconds over all
+its trials.
 """
 from __future__ import annotations
 
@@ -42,16 +64,15 @@ import io
 import json
 import math
 import numbers
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .executors import open_executor, parallelism
-from .problem import make_problem
-from .solvers import DEFAULT_ITERS, DEFAULT_TOL, parse_eta, plan_run, run
-from .validation import CONSTRAINTS, GB, check
+from .executors import one_blas_thread, open_executor
+from .problem import initial_point, make_problem
+from .solvers import DEFAULT_ITERS, DEFAULT_TOL, Monitor, iterate, parse_eta, plan_run
+from .validation import CONSTRAINTS, GB, Interval, check
 
 PAPER_N = (200, 700, 1200, 1700)
 SWEEP_ETA = "0.9x"   # GD step for sweeps (module doc)
@@ -102,7 +123,17 @@ def check_axis_length(name: str, values) -> None:
         raise ValueError(f"{name} must be a list of at most {MAX_AXIS:,} values; got {len(values):,}")
 
 
-def _axis(name: str, values, numeric: bool = True) -> tuple:
+# Map grids (SweepSpec.n_per_d2, relative_gamma): n / d^2 and ||W*||_F / ||I||_F.
+N_PER_D2 = Interval(0, 1000, low_open=True)
+REL_GAMMA = Interval(0, 10)
+
+
+def _n_for(ratio: float, d: int) -> int:
+    """n = round(ratio d^2), at least 1 (Python's round: halves to even)."""
+    return max(1, round(ratio * d * d))
+
+
+def _axis(name: str, values, numeric: bool = True, constraint=None) -> tuple:
     """A grid axis: a non-empty list of allowed values (sorted and unique if numeric)."""
     if isinstance(values, str | numbers.Number):
         values = (values,)
@@ -112,9 +143,10 @@ def _axis(name: str, values, numeric: bool = True) -> tuple:
     except TypeError:
         values = None
     if not values:
-        raise ValueError(f"{name} must be a non-empty list, each {CONSTRAINTS[name].describe()}; "
+        c = constraint or CONSTRAINTS[name]
+        raise ValueError(f"{name} must be a non-empty list, each {c.describe()}; "
                          f"got {values if values is not None else 'nothing'!r}")
-    out = [check(name, v) for v in values]
+    out = [check(name, v, constraint) for v in values]
     if numeric:
         return tuple(sorted(set(out)))
     return tuple(dict.fromkeys(out))
@@ -156,11 +188,17 @@ class SweepSpec:
     w_star: str = "balanced"
     am_solver: str = "auto"
     memory_budget: int = GB
+    stall: bool = True
+    n_per_d2: tuple[float, ...] = ()
+    relative_gamma: bool = False
 
     def __post_init__(self):
+        empty = not isinstance(self.n_per_d2, str | numbers.Number) and len(tuple(self.n_per_d2)) == 0
+        ratios = () if empty else _axis("n_per_d2", self.n_per_d2, constraint=N_PER_D2)
         norm = {
-            "n": _axis("n", self.n), "d": _axis("d", self.d),
-            "gamma": _axis("gamma", self.gamma), "noise": _axis("noise", self.noise),
+            "n": _axis("n", self.n) if not ratios else (), "d": _axis("d", self.d),
+            "gamma": _axis("gamma", self.gamma, constraint=REL_GAMMA if self.relative_gamma else None),
+            "noise": _axis("noise", self.noise),
             "algs": _axis("alg", self.algs, numeric=False),
             "inits": _axis("init", self.inits, numeric=False),
             "trials": check("trials", self.trials), "seed": check("seed", self.seed),
@@ -170,8 +208,15 @@ class SweepSpec:
             "delta": check("delta", self.delta), "resample": bool(self.resample),
             "w_star": check("w_star", self.w_star), "am_solver": check("am_solver", self.am_solver),
             "memory_budget": check("memory_budget", self.memory_budget),
+            "stall": bool(self.stall), "n_per_d2": ratios, "relative_gamma": bool(self.relative_gamma),
         }
-        cells = math.prod(len(norm[k]) for k in ("n", "d", "gamma", "noise", "algs", "inits"))
+        for d in norm["d"]:      # the n and gamma a map grid gives each d must be allowed values
+            for r in ratios:
+                check("n", _n_for(r, d))
+            for g in norm["gamma"] if norm["relative_gamma"] else ():
+                check("gamma", g * math.sqrt(d))
+        n_count = len(ratios) if ratios else len(norm["n"])
+        cells = n_count * math.prod(len(norm[k]) for k in ("d", "gamma", "noise", "algs", "inits"))
         if cells * norm["trials"] > MAX_RUNS:
             raise ValueError(f"trials x grid cells must be at most {MAX_RUNS:,}; got {norm['trials']:,} x "
                              f"{cells:,} = {cells * norm['trials']:,}")
@@ -188,10 +233,28 @@ class SweepSpec:
     def iters(self, alg: str) -> int:
         return self.gd_iters if alg == "gd" else self.am_iters
 
+    def n_values(self, d: int) -> tuple[int, ...]:
+        """The sample sizes at dimension d: ``n``, or round(r d^2) for r in ``n_per_d2``."""
+        if not self.n_per_d2:
+            return self.n
+        return tuple(sorted({_n_for(r, d) for r in self.n_per_d2}))
+
+    def gamma_values(self, d: int) -> tuple[float, ...]:
+        """||W*||_F at dimension d: ``gamma``, or gamma * sqrt(d) with ``relative_gamma``."""
+        return tuple(g * math.sqrt(d) for g in self.gamma) if self.relative_gamma else self.gamma
+
     def cells(self) -> tuple[Cell, ...]:
         """All cells in table order: d, gamma, noise, n, then alg, init."""
-        return tuple(Cell(d, g, s, n, a, i) for d in self.d for g in self.gamma for s in self.noise
-                     for n in self.n for a in self.algs for i in self.inits)
+        return tuple(Cell(d, g, s, n, a, i) for d in self.d for g in self.gamma_values(d) for s in self.noise
+                     for n in self.n_values(d) for a in self.algs for i in self.inits)
+
+    @property
+    def max_n(self) -> int:
+        return max(max(self.n_values(d)) for d in self.d)
+
+    def stall_window(self, alg: str) -> int | None:
+        """The stalled rule's window for ``alg`` (None with ``stall`` off)."""
+        return Monitor.STALL_WINDOW[alg] if self.stall else None
 
     def tasks(self) -> list[tuple[Cell, int]]:
         """(cell, trial) pairs, trial-major: trial 0 of every cell first, so a
@@ -214,8 +277,9 @@ class SweepSpec:
     def check_memory(self) -> None:
         """Refuse, before anything runs, a grid whose largest run passes the memory budget."""
         for alg in self.algs:
-            plan_run(max(self.n), max(self.d), alg, iters=self.iters(alg), resample=self.resample,
-                     am_solver=self.am_solver, memory_budget=self.memory_budget)
+            for d in self.d:
+                plan_run(max(self.n_values(d)), d, alg, iters=self.iters(alg), resample=self.resample,
+                         am_solver=self.am_solver, memory_budget=self.memory_budget)
 
 
 @dataclass(frozen=True)
@@ -232,17 +296,30 @@ class TrialResult:
     success: bool
 
 
-def run_trial(spec: SweepSpec, cell: Cell, trial: int) -> TrialResult:
-    """Generate trial ``trial``'s problem for ``cell`` and run its algorithm once."""
+def trial_problem(spec: SweepSpec, cell: Cell, trial: int):
+    """(seed, problem) of trial ``trial`` at ``cell``'s (d, gamma, noise, n)."""
     seed = trial_seed(spec.seed, cell.d, cell.n, cell.gamma, cell.noise, trial)
-    problem = make_problem(cell.d, cell.n, cell.gamma, cell.noise, seed, w_star=spec.w_star,
-                           n_test=SWEEP_N_TEST, memory_budget=spec.memory_budget)
-    res = run(problem, cell.alg, init=cell.init, delta=spec.delta, eta=spec.eta,
-              resample=spec.resample, iters=spec.iters(cell.alg), tol=spec.tol,
-              am_solver=spec.am_solver, memory_budget=spec.memory_budget)
-    rel = res.rel_err
-    return TrialResult(cell, trial, seed, rel, res.n_iter, res.seconds, res.stop_reason,
-                       bool(rel < spec.threshold))
+    return seed, make_problem(cell.d, cell.n, cell.gamma, cell.noise, seed, w_star=spec.w_star,
+                              n_test=SWEEP_N_TEST, memory_budget=spec.memory_budget)
+
+
+def run_trial(spec: SweepSpec, cell: Cell, trial: int) -> TrialResult:
+    """One trial, unbatched, with full records: the reference the batched runners
+    (:mod:`shallowres.sweep_batches`) are tested against. ``iterate`` and
+    ``Monitor`` (with the spec's stalled rule), one BLAS thread."""
+    seed, problem = trial_problem(spec, cell, trial)
+    with one_blas_thread():
+        W0 = initial_point(problem, cell.init, spec.delta)
+        it = iterate(problem, cell.alg, W0, eta=spec.eta, resample=spec.resample, am_solver=spec.am_solver,
+                     memory_budget=spec.memory_budget)
+        monitor = Monitor(cell.alg, spec.iters(cell.alg), spec.tol, spec.resample,
+                          stall_window=spec.stall_window(cell.alg))
+        for rec in it:
+            reason = monitor(rec)
+            if reason is not None:
+                break
+    return TrialResult(cell, trial, seed, rec.rel_err, rec.t, rec.seconds, reason,
+                       bool(rec.rel_err < spec.threshold))
 
 
 @dataclass(frozen=True)
@@ -254,6 +331,7 @@ class Row(Cell):
     probability: float
     ci_low: float
     ci_high: float
+    stalled: int
     median_iters: float
     median_rel_err: float
     median_seconds: float
@@ -288,6 +366,7 @@ def summarize(spec: SweepSpec, results: Iterable[TrialResult]) -> tuple[Row, ...
         k, m = sum(r.success for r in rs), len(rs)
         lo, hi = wilson_interval(k, m)
         rows.append(Row(c.d, c.gamma, c.noise, c.n, c.alg, c.init, m, k, k / m, lo, hi,
+                        sum(r.stop_reason == "stalled" for r in rs),
                         float(np.median([r.n_iter for r in rs])),
                         float(np.median([r.rel_err for r in rs])),
                         float(np.median([r.seconds for r in rs]))))
@@ -296,7 +375,12 @@ def summarize(spec: SweepSpec, results: Iterable[TrialResult]) -> tuple[Row, ...
 
 @dataclass(frozen=True, eq=False)
 class SweepResult:
-    """A finished (or cancelled) sweep: its trials, its table and how it ran."""
+    """A finished (or cancelled) sweep: its trials, its table and how it ran.
+
+    ``lost``: trials whose worker died and that could not be run again (a
+    process pool that broke twice, a Dask task its cluster gave up on); they are
+    missing from ``trials`` and the rows, and ``cancelled`` is True.
+    """
 
     spec: SweepSpec
     trials: tuple[TrialResult, ...]     # in task order
@@ -305,6 +389,8 @@ class SweepResult:
     seconds: float                      # wall time
     executor: str
     workers: int
+    lost: int = 0
+    retried: int = 0                    # batches run again after their worker died
 
     @property
     def done(self) -> int:
@@ -314,23 +400,32 @@ class SweepResult:
     def total(self) -> int:
         return self.spec.total
 
+    @property
+    def stalled(self) -> int:
+        return sum(r.stop_reason == "stalled" for r in self.trials)
+
     def table(self, columns: Iterable[str] = COLUMNS) -> list[dict]:
         columns = tuple(columns)
         return [{c: getattr(r, c) for c in columns} for r in self.rows]
 
     def to_csv(self) -> str:
         """The table as CSV, full float precision."""
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(self.table())
-        return buf.getvalue()
+        return rows_to_csv(self.rows)
 
     def as_dict(self) -> dict:
         """JSON-ready: spec, rows, and how the sweep ran."""
         return dict(spec=self.spec.as_dict(), rows=self.table(), done=self.done, total=self.total,
                     cancelled=self.cancelled, seconds=self.seconds, executor=self.executor,
-                    workers=self.workers)
+                    workers=self.workers, stalled=self.stalled, lost=self.lost, retried=self.retried)
+
+
+def rows_to_csv(rows: Iterable[Row]) -> str:
+    """Rows as CSV (header COLUMNS), full float precision; :func:`rows_from_csv` reads it back."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(r.as_dict() for r in rows)
+    return buf.getvalue()
 
 
 Progress = Callable[[int, int, TrialResult], "bool | None"]
@@ -338,65 +433,37 @@ Progress = Callable[[int, int, TrialResult], "bool | None"]
 
 def run_sweep(spec: SweepSpec, executor: str | cf.Executor = "processes", *,
               workers: int | None = None, scheduler: str | None = None,
-              progress: Progress | None = None) -> SweepResult:
+              progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> SweepResult:
     """Run every trial of ``spec`` and tabulate.
 
     ``executor``: "serial", "processes" (default, all cores), "dask" (``scheduler``
     = tcp://HOST:PORT, "local", or $DASK_SCHEDULER_ADDRESS), or any open
     ``concurrent.futures.Executor``. ``progress(done, total, trial)`` is called as
-    each trial finishes; returning True cancels the sweep.
+    each trial finishes (a batch's trials one after another when the batch ends);
+    returning True cancels the sweep, as does ``cancel()`` returning True (polled:
+    between GD steps and AM solves when serial, every half second otherwise).
 
     With "processes" (a ``spawn`` pool) a script must start the sweep under
     ``if __name__ == "__main__":``, as with any spawn-based pool; notebooks need nothing.
 
-    At most one trial per worker is in flight. Cancelling (progress returning True,
-    or an exception such as KeyboardInterrupt in the caller) submits nothing more
-    and waits for the trials already running, so nothing is left running when this
-    returns or raises; the result holds the trials that finished.
+    Work goes out in batches (:func:`shallowres.sweep_batches.plan_batches`), at most
+    one per worker in flight. Cancelling (progress returning True, or an exception
+    such as KeyboardInterrupt in the caller) submits nothing more and waits for the
+    batches already running, so nothing is left running when this returns or
+    raises; the result holds the trials that finished. A process-pool worker that
+    dies (killed, out of memory) breaks the pool: a pool opened here is reopened and
+    the lost batches run again (once each); with a pool you passed, or if it breaks
+    again, the finished trials are kept and the rest reported as ``lost``.
     """
+    from .sweep_job import SweepJob
+
     if not isinstance(spec, SweepSpec):
         raise ValueError(f"spec must be a SweepSpec; got {type(spec).__name__}")
     spec.check_memory()
+    job = SweepJob(spec)
     if isinstance(executor, str):
         kind = check("executor", executor)
-        with open_executor(kind, workers, scheduler) as ex:
-            return _drive(spec, ex, progress, kind)
-    return _drive(spec, executor, progress, type(executor).__name__)
-
-
-def _drive(spec: SweepSpec, executor: cf.Executor, progress: Progress | None, name: str) -> SweepResult:
-    start = time.perf_counter()
-    window = parallelism(executor)
-    todo = iter(spec.tasks())
-    total = spec.total
-    pending: dict[cf.Future, int] = {}
-    results: list[TrialResult] = []
-    order: dict[tuple[Cell, int], int] = {}
-    cancelled = False
-
-    def submit_more():
-        while len(pending) < window and not cancelled:
-            task = next(todo, None)
-            if task is None:
-                return
-            order[task] = len(order)
-            pending[executor.submit(run_trial, spec, *task)] = order[task]
-
-    try:
-        submit_more()
-        while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for f in done:
-                del pending[f]
-                r = f.result()
-                results.append(r)
-                if progress is not None and progress(len(results), total, r):
-                    cancelled = True
-            submit_more()
-    finally:
-        # Only trials already handed to a free worker are pending: let them finish
-        # (a Dask future's cancel() would not stop a running task, only forget it).
-        cf.wait(pending)
-    results.sort(key=lambda r: order[(r.cell, r.trial)])
-    return SweepResult(spec, tuple(results), summarize(spec, results), cancelled or len(results) < total,
-                       time.perf_counter() - start, name, window)
+        if kind == "serial":
+            return job.run_inline(progress, cancel)
+        return job.run_on(lambda: open_executor(kind, workers, scheduler), progress, kind, cancel)
+    return job.run_on(executor, progress, type(executor).__name__, cancel)

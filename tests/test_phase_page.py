@@ -1,6 +1,7 @@
 """The Phase-transition page, headless (streamlit.testing AppTest)."""
 import base64
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,11 +9,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import sweep_view
-from shallowres.sweep import SweepSpec, run_trial
+from shallowres.sweep import DETERMINISTIC_COLUMNS, SweepSpec, rows_from_csv, run_sweep
+from shallowres.sweep_job import SweepJob
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/2_Phase_transition.py"
 TINY = {"grid": "custom", "n": "12,60", "d": "4", "gamma": "1", "trials": "2", "gd_iters": "300"}
+TINY_SPEC = SweepSpec(n=(12, 60), d=(4,), gamma=(1.0,), trials=2, gd_iters=300)
 CURVES = {"GD · identity init", "GD · random init", "AM · identity init", "AM · random init"}
 
 
@@ -28,10 +31,13 @@ def page(query: dict | None = None) -> AppTest:
     return opened(query).run()
 
 
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
 def figure(at: AppTest) -> dict:
-    charts = at.get("plotly_chart")
-    assert len(charts) == 1
-    return json.loads(charts[0].proto.spec)
+    """The phase-transition chart: the first on the page (the maps follow it)."""
+    return charts(at)[0]
 
 
 def texts(elements) -> str:
@@ -46,31 +52,40 @@ def values(trace: dict, key: str) -> list[float]:
     return list(v)
 
 
+def table(at: AppTest):
+    return at.dataframe[0].value.drop(columns="median_seconds")
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     sweep_view._stored.clear()
     yield
 
 
-def test_defaults_are_the_papers_setup_and_nothing_runs_before_run():
+def test_a_cold_page_shows_the_papers_grid_precomputed_and_run_recomputes_it():
     at = page()
     assert not at.exception
-    assert "Press **Run** to start 160 trials" in texts(at.info)
+    assert "The paper's grid, precomputed" in texts(at.info)
     assert at.radio(key="grid").value == "paper" and at.number_input(key="d").value == 20
     assert at.slider(key="trials").value == 10 and at.multiselect(key="alg").value == ["GD", "AM"]
     assert at.multiselect(key="init").value == ["identity", "random"]
     assert "The paper" in texts(at.caption) and "N(0, 1/n)" in texts(at.caption)
     fig = figure(at)
-    assert [t.get("name") for t in fig["data"]] == ["n = d² = 400"]      # axes ready, no curves yet
+    assert {t["name"] for t in fig["data"]} >= CURVES | {"n = d² = 400"}
     assert fig["layout"]["xaxis"]["tickvals"] == [200, 700, 1200, 1700]
+    shipped = rows_from_csv((ROOT / "docs" / "phase_transition.csv").read_text())
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == len(shipped) == 16
+    assert list(at.dataframe[0].value["stalled"]) == [r.stalled for r in shipped]
+    other = page({"seed": "1"})                     # another seed: nothing precomputed
+    assert "Press **Run** to start 160 trials" in texts(other.info)
 
 
-def test_a_tiny_sweep_draws_four_curves_with_wilson_error_bars():
+def test_a_tiny_sweep_draws_four_curves_with_wilson_error_bars_and_an_eta():
     at = page(TINY)
     assert "16 trials" in texts(at.info)
     at.button(key="run_btn").click().run()
     assert not at.exception
-    assert "All 16 trials in" in texts(at.success)
+    assert "All 16 trials in" in texts(at.success) and "stopped as stalled" in texts(at.success)
     fig = figure(at)
     curves = [t for t in fig["data"] if t["name"] in CURVES]
     assert {t["name"] for t in curves} == CURVES
@@ -86,6 +101,9 @@ def test_a_tiny_sweep_draws_four_curves_with_wilson_error_bars():
     assert fig["layout"]["xaxis"]["title"]["text"] and fig["layout"]["yaxis"]["title"]["text"]
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 8
     assert len(at.get("download_button")) == 1
+    ref = run_sweep(TINY_SPEC, "serial")
+    assert list(table(at)["recovered"]) == [f"{r.successes} / {r.trials}" for r in ref.rows]
+    assert list(table(at)["stalled"]) == [r.stalled for r in ref.rows]
 
 
 def test_the_same_sweep_asked_twice_is_served_from_the_cache():
@@ -106,10 +124,10 @@ def test_oversize_and_invalid_grids_are_refused_with_a_message():
     assert "4,000 runs" in texts(at.error) and "at most 1,000" in texts(at.error)
     assert not [b for b in at.button if b.key == "run_btn"]
     bad = page({"grid": "custom", "n": "abc"})
-    assert "This grid cannot run" in texts(bad.error) and "n must be a comma-separated list" in texts(bad.error)
+    assert "This grid cannot run" in texts(bad.error) and "n must be a comma" in texts(bad.error)
     none = page()
     none.multiselect(key="alg").set_value([]).run()
-    assert "alg must be a non-empty list" in texts(none.error)
+    assert "alg must be a non" in texts(none.error)
 
 
 def test_fine_grid_option():
@@ -118,16 +136,43 @@ def test_fine_grid_option():
     assert figure(at)["layout"]["xaxis"]["range"][1] > 2000
 
 
-def test_a_stopped_sweep_keeps_its_finished_trials_on_the_chart():
-    spec = SweepSpec(n=(12, 60), d=(4,), gamma=(1.0,), trials=2, gd_iters=300)
-    done = [run_trial(spec, cell, 0) for cell in spec.cells()[:5]]
+def test_stop_then_run_resumes_where_it_stopped():
+    """A job stopped part-way (what a Stop leaves in the session) shows its trials, and Run
+    carries on from there: the finished table equals a fresh run's."""
+    job = SweepJob(TINY_SPEC, batch_bytes=16 * 2**20)
+    while job.done < 5:
+        job.advance(0.001)
+    done_before = job.done
     at = opened(TINY)
-    at.session_state["phase_partial"] = (spec.key(), done)
+    at.session_state["phase_job"] = job
     at.run()
     assert not at.exception
-    assert "Stopped after 5 of 16 trials" in texts(at.info)
+    assert f"Stopped after {done_before} of 16 trials" in texts(at.info)
+    assert "s of compute left" in texts(at.info)            # the ETA, from the batches done
+    assert at.button(key="run_btn").label == "Resume"
     names = [t["name"] for t in figure(at)["data"]]
     assert "GD · identity init" in names and len(at.dataframe) == 1
+    at.button(key="run_btn").click().run()
+    assert not at.exception and "All 16 trials in" in texts(at.success)
+    assert job.done == 16                                  # the same job object carried on
+    ref = run_sweep(TINY_SPEC, "serial")
+    assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]
+
+
+def test_new_controls_reach_the_spec():
+    at = page({**TINY, "noise": "0.2", "resample": "true", "init": ["identity", "delta"], "delta": "0.5",
+               "stall": "false", "algs": "x"})
+    assert not at.exception
+    cap = texts(at.caption)
+    assert "label noise σ = 0.2/√n" in cap and "fresh batch" in cap and "δ-ball start at δ = 0.5" in cap
+    assert "or when it has stalled" not in cap
+    at.button(key="run_btn").click().run()
+    assert not at.exception and "All 16 trials" in texts(at.success)
+    spec = SweepSpec(n=(12, 60), d=(4,), gamma=(1.0,), trials=2, gd_iters=300, noise=(0.2,), resample=True,
+                     inits=("identity", "delta"), delta=0.5, stall=False)
+    ref = run_sweep(spec, "serial")
+    assert list(table(at)["recovered"]) == [f"{r.successes} / {r.trials}" for r in ref.rows]
+    assert set(table(at)["stalled"]) == {0}
 
 
 def test_local_processes_option_gives_the_serial_table():
@@ -137,19 +182,72 @@ def test_local_processes_option_gives_the_serial_table():
     procs = page(TINY)
     procs.radio(key="run_on").set_value("processes").run()
     procs.button(key="run_btn").click().run()
-    assert not procs.exception and "(processes)" in texts(procs.success)
-    assert procs.dataframe[0].value.drop(columns="median_seconds").equals(
-        serial.dataframe[0].value.drop(columns="median_seconds"))
+    assert not procs.exception and "2 local processes" in texts(procs.success)
+    assert table(procs).equals(table(serial))
 
 
-def test_bad_link_values_warn_and_fall_back_good_ones_do_not():
-    at = page({"d": "500", "trials": "99999", "gamma": "abc", "eta": "fast", "grid": "paper"})
+LINK_CASES = [
+    ({"d": "500"}, "URL parameter d=`500` is not an integer in [2, 40]; using the default d=20."),
+    ({"trials": "99999"}, "trials=`99999` is not an integer in [1, 50]"),
+    ({"gamma": "abc"}, "gamma=`abc` is not a number in [0, 10]"),
+    ({"eta": "fast"}, "eta=`fast` is not one of 0.9x, theory, 0.5x"),
+    ({"alg": ["GD", "SGD"]}, "URL parameter alg=`SGD` is not one of GD, AM; ignored."),
+    ({"colour": "red"}, "Unknown URL parameter `colour` was ignored (known: grid, d,"),
+    ({"d": "1e309"}, "d=`1e309` is not an integer in [2, 40]; using the default d=20."),   # int(inf) in Streamlit
+    ({"seed": "-1e400"}, "seed=`-1e400` is not an integer in [0, 2147483647]"),
+    ({"trials": "9" * 400}, "trials=`" + "9" * 60 + "…` is not an integer in [1, 50]"),
+]
+
+
+@pytest.mark.parametrize("query,words", LINK_CASES)
+def test_bad_link_values_warn_as_on_the_other_pages(query, words):
+    at = page(query)
     assert not at.exception
-    warning = " ".join(w.value for w in at.warning)
-    for k in ("d=`500`", "trials=`99999`", "gamma=`abc`", "eta=`fast`"):
-        assert k in warning
-    assert "grid=" not in warning
-    assert not page({"alg": ["GD", "AM"], "threshold": "0.05", "grid": "fine", "eta": "theory"}).warning
-    # as on the Train page: a repeated value counts by its last, an unknown key warns
-    assert not page({"d": ["5", "6"]}).warning
-    assert "Unknown URL parameter `colour` was ignored" in " ".join(w.value for w in page({"colour": "red"}).warning)
+    assert words in texts(at.warning)
+
+
+def test_good_links_do_not_warn_and_the_last_of_a_repeated_value_counts():
+    at = page({"d": ["5", "6"], "grid": ["fine", "paper"], "alg": ["GD", "AM"], "threshold": "0.05",
+               "eta": "theory", "embed": "true"})
+    assert not at.exception and not at.warning
+    assert at.number_input(key="d").value == 6 and at.radio(key="grid").value == "paper"
+    assert at.select_slider(key="threshold").value == "0.05"
+    bad_last = page({"d": ["6", "500"]})
+    assert "d=`500` is not an integer" in texts(bad_last.warning) and bad_last.number_input(key="d").value == 20
+
+
+def test_link_values_are_echoed_as_code_never_as_markup():
+    img = "![x](http://example.invalid/val.png)"
+    at = page({"grid": "custom", "n": img, "eta": "`" + img, "x" * 5000: "1"})
+    assert not at.exception
+    shown = texts(at.warning) + " " + texts(at.error)
+    spans = re.findall(r"`([^`]*)`", shown)           # every echoed value sits inside a code span
+    outside = re.sub(r"`[^`]*`", "", shown)
+    assert "example.invalid" not in outside and "![" not in outside
+    assert any(img in s for s in spans) and any(s.startswith("ʼ![x]") for s in spans)
+    assert len(shown) < 2000                          # long values are cut, not echoed whole
+
+
+def test_the_map_section_shows_the_shipped_map_and_its_exponent():
+    at = page()
+    assert not at.exception
+    figs = charts(at)
+    heat = next(f for f in figs if any(t["type"] == "heatmap" for t in f["data"]))
+    names = {t.get("name") for t in heat["data"]}
+    assert any(n and n.startswith("50% threshold n*/d²") for n in names) and "n = d² (AM's d² unknowns)" in names
+    assert heat["layout"]["xaxis"]["title"]["text"].startswith("input dimension d")
+    assert heat["layout"]["yaxis"]["title"]["text"] == "samples per unknown, n / d²"
+    alpha = next(f for f in figs if f["layout"]["yaxis"].get("type") == "log")
+    assert {"paper's bound ∝ d³ (slope 3)", "n = d² (AM's unknowns)"} <= {t.get("name") for t in alpha["data"]}
+    assert "Fitted exponent" in " ".join(m.value for m in at.markdown)
+    shipped = rows_from_csv((ROOT / "docs" / "phase_map_d.csv").read_text())
+    assert {r.d for r in shipped} >= {5, 50} and len({r.d for r in shipped}) >= 6
+
+
+def test_shipped_map_rows_are_consistent():
+    """The shipped maps are sweep tables of their grids: every cell has its trials."""
+    for name in ("phase_map_d.csv", "phase_map_gamma.csv"):
+        rows = rows_from_csv((ROOT / "docs" / name).read_text())
+        assert rows and all(r.trials == rows[0].trials >= 20 for r in rows)
+        assert all(0 <= r.successes <= r.trials and r.probability == r.successes / r.trials for r in rows)
+    assert set(DETERMINISTIC_COLUMNS) <= set(rows[0].as_dict())

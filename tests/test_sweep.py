@@ -19,6 +19,7 @@ from shallowres.sweep import (
     trial_seed,
     wilson_interval,
 )
+from shallowres.sweep_batches import plan_batches
 from shallowres.validation import MemoryBudgetError
 
 # Small enough to run in well under a second serially; big enough that some
@@ -180,23 +181,27 @@ class Recording(cf.Executor):
         return f
 
 
-def test_progress_is_called_once_per_trial():
+def test_progress_is_called_once_per_trial_batch_by_batch():
     calls = []
     res = run_sweep(SMALL, "serial", progress=lambda done, total, r: calls.append((done, total, r)))
     assert [c[0] for c in calls] == list(range(1, SMALL.total + 1))
     assert {c[1] for c in calls} == {SMALL.total}
     assert {trial_key(c[2]) for c in calls} == {trial_key(r) for r in res.trials}
-    # trial-major: the first results cover every cell once
-    assert len({c[2].cell for c in calls[:len(SMALL.cells())]}) == len(SMALL.cells())
+    # serially, trials arrive batch by batch in plan order
+    planned = [task for batch in plan_batches(SMALL) for task in batch]
+    assert [(c[2].cell, c[2].trial) for c in calls] == planned
 
 
 def test_cancel_from_progress_leaves_no_running_work():
+    spec = SweepSpec(n=(12, 30, 45, 60), d=(4,), gamma=(1.0,), trials=3, gd_iters=300, am_iters=20)
+    sizes = [len(b) for b in plan_batches(spec)]
     with executors.process_executor(2) as pool:
         rec = Recording(pool, 2)
-        res = run_sweep(SMALL, rec, progress=lambda done, total, r: done >= 3)
+        res = run_sweep(spec, rec, progress=lambda done, total, r: done >= 3)
         assert all(f.done() and not f.cancelled() for f in rec.futures)   # nothing left running
-    assert res.cancelled and 3 <= res.done <= 3 + 2 < SMALL.total
-    assert res.done == len(rec.futures)        # every trial started was finished and kept
+    assert res.cancelled and 3 <= res.done < spec.total
+    assert len(rec.futures) <= 2 + 1 < len(sizes)     # at most one more batch per worker after the stop
+    assert res.done == sum(sizes[:len(rec.futures)])  # every batch started was finished and kept
     assert sum(r.trials for r in res.rows) == res.done
 
 
@@ -292,10 +297,11 @@ def test_memory_budget_is_checked_before_anything_runs():
 
 
 def test_partial_tables_and_json():
-    res = run_sweep(SMALL, "serial", progress=lambda done, total, r: done >= 5)
-    assert res.cancelled and res.done == 5
+    first = len(plan_batches(SMALL)[0])
+    res = run_sweep(SMALL, "serial", progress=lambda done, total, r: done >= first - 1)
+    assert res.cancelled and res.done == first      # the rest of the batch is kept, nothing more runs
     assert res.rows == summarize(SMALL, res.trials)
     d = res.as_dict()
-    assert d["done"] == 5 and d["total"] == SMALL.total and d["cancelled"] is True
+    assert d["done"] == first and d["total"] == SMALL.total and d["cancelled"] is True
     assert set(d["rows"][0]) == set(COLUMNS) and d["spec"]["n"] == [12, 60]
     assert all(math.isfinite(r["median_rel_err"]) for r in d["rows"])

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -14,7 +15,8 @@ from shallowres.sweep import COLUMNS, PAPER_N, SweepSpec
 from shallowres.sweep_cli import executor_from_args, parse_list, spec_from_args
 
 TINY = ["--n", "12,60", "--d", "4", "--gamma", "1", "--trials", "2", "--gd-iters", "100", "--am-iters", "10"]
-JSON_KEYS = {"spec", "rows", "done", "total", "cancelled", "seconds", "executor", "workers"}
+JSON_KEYS = {"spec", "rows", "done", "total", "cancelled", "seconds", "executor", "workers", "stalled", "lost",
+             "retried"}
 
 
 def cli(*args, env=None):
@@ -107,9 +109,14 @@ def test_parse_list():
         parse_list("gamma", "1:3")
 
 
-def test_ctrl_c_cancels_prints_the_partial_table_and_exits_130():
-    args = ["--n", "12,60", "--d", "4", "--gamma", "1", "--trials", "200", "--gd-iters", "300",
-            "--executor", "processes", "--workers", "2"]
+@pytest.mark.parametrize("where", [["--executor", "processes", "--workers", "2"],
+                                   ["--scheduler", "local", "--workers", "2"],
+                                   ["--executor", "serial"]])
+def test_ctrl_c_cancels_prints_the_partial_table_and_exits_130(where):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it: the workers (pool
+    processes, LocalCluster workers) ignore it, the parent cancels, prints the partial table,
+    exits 130 and leaves no process behind (no worker, no resource tracker)."""
+    args = ["--n", "12,60", "--d", "4", "--gamma", "1", "--trials", "200", "--gd-iters", "300", *where]
     p = subprocess.Popen([sys.executable, "-m", "shallowres", "sweep", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -124,3 +131,11 @@ def test_ctrl_c_cancels_prints_the_partial_table_and_exits_130():
     assert "cancelled after" in out and "/1600 trials" in out
     done = int(out.split("cancelled after ")[1].split("/")[0])
     assert 0 < done < 1600
+    for _ in range(50):                      # the group empties once the parent has exited
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("processes of the sweep outlived it")

@@ -1,0 +1,53 @@
+"""A sweep as a job of the server's admission controller (``dashboard.admission``).
+
+:class:`SweepAdmissionJob` wraps a :class:`shallowres.sweep_job.SweepJob` in the
+controller's ``Job`` protocol: it reserves the most memory any of its batches needs
+(``SweepJob.peak_bytes``), computes in the controller's time slices
+(``SweepJob.advance`` until the slice's deadline, resumable mid-batch), drops the
+batch in progress when the controller wants the memory back (``release``: the batch
+restarts later with the same numbers) and stops for good when the session is gone
+(``cut``). The page keeps the wrapper in its session and reads ``job.rows()``,
+``job.done`` and ``job.eta_seconds()`` to draw.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from shallowres.sweep_job import SweepJob
+
+
+class SweepAdmissionJob:
+    """The controller's view of one session's sweep (see the module doc)."""
+
+    def __init__(self, job: SweepJob, session_id: str):
+        self.job, self.session_id = job, session_id
+        self.bytes = job.peak_bytes()
+        self.reason = ""                       # why the server cut it, for the page
+        self._lock = threading.Lock()          # the page reads while a worker advances
+        self._cut = threading.Event()
+
+    def run_slice(self, deadline: float):
+        if self._cut.is_set():
+            return "done"
+        with self._lock:
+            self.job.advance(max(deadline - time.perf_counter(), 0.0), cancel=self._cut.is_set)
+            return "done" if self.job.finished or self._cut.is_set() else "more"
+
+    def release(self) -> None:
+        with self._lock:
+            self.job.release()
+
+    def cut(self, reason: str) -> None:
+        self.reason = reason
+        self._cut.set()
+        self.job.cancelled = True
+
+    def estimate_seconds(self) -> float:
+        eta = self.job.eta_seconds()
+        return eta if eta is not None else float(sum(self.job.costs[i] for i in self.job.queue))
+
+    def snapshot(self):
+        """(rows, done, total, eta seconds) read consistently while a worker computes."""
+        with self._lock:
+            return self.job.rows(), self.job.done, self.job.total, self.job.eta_seconds()
