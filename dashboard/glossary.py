@@ -27,9 +27,30 @@ def text(key: str) -> str:
     return GLOSSARY[key]
 
 
+LATEX = (("‖W⁰ − W*‖_F", r"$\|W^0 - W^*\|_F$"), ("‖W* + I‖_F", r"$\|W^* + I\|_F$"),
+         ("‖Wᵗ − W*‖_F", r"$\|W^t - W^*\|_F$"), ("‖W*‖_F", r"$\|W^*\|_F$"),
+         ("σ²_max / σ²_min", r"$\sigma^2_{\max} / \sigma^2_{\min}$"), ("Bᵗ/√n", r"$B^t/\sqrt{n}$"),
+         ("(κ − 1)/(κ + 1)", r"$(\kappa - 1)/(\kappa + 1)$"), ("ρ_GD", r"$\rho_{\mathrm{GD}}$"),
+         ("ρ_AM = κρ₃/σ_max", r"$\rho_{\mathrm{AM}} = \kappa\rho_3/\sigma_{\max}$"),
+         ("ρ_AM", r"$\rho_{\mathrm{AM}}$"), ("Σ_q ‖E_q‖", r"$\sum_q \|E_q\|$"),
+         ("E_q = (Bᵗ − B*) vec(W* + I)/√n", r"$E_q = (B^t - B^*)\,\mathrm{vec}(W^* + I)/\sqrt{n}$"),
+         ("1{x_i·(w_q + e_q) > 0}", r"$\mathbb{1}\{x_i \cdot (w_q + e_q) > 0\}$"), ("P_q", r"$P_q$"),
+         ("δ√d/(1 + δ)", r"$\delta\sqrt{d}/(1 + \delta)$"))
+
+
 def help_text(key: str) -> str:
-    """The sentence for a Streamlit ``help=`` tooltip (Markdown: the asterisk of W* escaped)."""
-    return GLOSSARY[key].replace("*", "\\*")
+    """The sentence for a Streamlit ``help=`` tooltip: Markdown with its formulas in LaTeX (no
+    literal underscores), the asterisk of a bare W* escaped."""
+    s = GLOSSARY[key]
+    parts = []
+    for plain, tex in LATEX:
+        if plain in s:
+            s = s.replace(plain, f"\0{len(parts)}\1")
+            parts.append(tex)
+    s = s.replace("*", "\\*")
+    for i, tex in enumerate(parts):
+        s = s.replace(f"\0{i}\1", tex)
+    return s
 
 
 SUBSCRIPTS = (("σ²_max", "σ²<sub>max</sub>"), ("σ²_min", "σ²<sub>min</sub>"), ("σ_max", "σ<sub>max</sub>"),

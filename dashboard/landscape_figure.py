@@ -30,12 +30,15 @@ def path_indices(T: int, max_points: int = MAX_POINTS) -> np.ndarray:
 
 
 def landscape_figure(sl: Slice, paths: Mapping[str, np.ndarray], losses: Mapping[str, np.ndarray] | None = None,
-                     t: int | None = None, height: int = 520, max_points: int = MAX_POINTS) -> dict:
+                     t: int | Mapping[str, int] | None = None, ts: Mapping[str, np.ndarray] | None = None,
+                     height: int = 520, max_points: int = MAX_POINTS) -> dict:
     """Contours of log10 L on the slice, and each path (name -> iterates (T, d, d); names as in
     ``ALG_COLORS``: "gd", "am", "sgd", "adam", "am_inexact") projected on its plane, up to
-    iteration ``t`` (all if None) with a marker at its last drawn iterate. ``losses``: name ->
-    the records' train_loss, shown on hover (the loss at the iterate itself, which sits off the
-    plane by the distance also shown)."""
+    iteration ``t`` (one for all, or name -> t; all if None) with a marker at its last drawn
+    iterate. ``ts``: name -> the iteration number of each given iterate (default 0, 1, 2, ...;
+    for a path already thinned, e.g. by :func:`path_indices`). ``losses``: name -> the loss at
+    each given iterate (the records' train_loss), shown on hover (the iterate itself sits off
+    the plane by the distance also shown)."""
     L = np.asarray(sl.loss, dtype=float)
     top = float(np.nanmax(L)) if np.isfinite(L).any() else 1.0
     floor = max(top * 10.0**-DECADES, 1e-300)
@@ -53,7 +56,9 @@ def landscape_figure(sl: Slice, paths: Mapping[str, np.ndarray], losses: Mapping
              "hovertemplate": "a = %{x:.3g}, b = %{y:.3g}: loss 10<sup>%{z:.2f}</sup><extra>slice</extra>"}]
     for name, Ws in paths.items():
         Ws = np.asarray(Ws, dtype=float)
-        T = len(Ws) if t is None else min(len(Ws), t + 1)
+        its = np.asarray(ts[name]) if ts is not None and name in ts else np.arange(len(Ws))
+        t_cut = t.get(name) if isinstance(t, Mapping) else t
+        T = len(Ws) if t_cut is None else int(np.searchsorted(its, t_cut, side="right"))
         if T == 0:
             continue
         idx = path_indices(T, max_points)
@@ -62,7 +67,7 @@ def landscape_figure(sl: Slice, paths: Mapping[str, np.ndarray], losses: Mapping
         few = len(idx) <= 25
         color = ALG_COLORS.get(name, INK)
         label = ALG_NAMES.get(name, name)
-        custom = np.stack([idx, loss, off], axis=1)
+        custom = np.stack([its[idx], loss, off], axis=1)
         data.append({"type": "scatter", "x": a, "y": b, "name": label, "mode": "lines+markers" if few else "lines",
                      "line": {"color": color, "width": 3}, "marker": {"size": 9, "color": color},
                      "customdata": custom, "legendgroup": name,
@@ -70,7 +75,7 @@ def landscape_figure(sl: Slice, paths: Mapping[str, np.ndarray], losses: Mapping
                                       "%{customdata[2]:.2g} off the plane<extra></extra>"})
         if few:
             data.append({"type": "scatter", "x": a[:8], "y": b[:8], "mode": "text", "showlegend": False,
-                         "text": [str(i) for i in idx[:8]], "textposition": "top right", "legendgroup": name,
+                         "text": [str(i) for i in its[idx][:8]], "textposition": "top right", "legendgroup": name,
                          "textfont": {"size": TICK - 1, "color": color}, "hoverinfo": "skip"})
         data.append({"type": "scatter", "x": a[-1:], "y": b[-1:], "mode": "markers", "showlegend": False,
                      "legendgroup": name, "hoverinfo": "skip",
@@ -78,7 +83,7 @@ def landscape_figure(sl: Slice, paths: Mapping[str, np.ndarray], losses: Mapping
     data.append({"type": "scatter", "x": [0.0], "y": [0.0], "mode": "markers+text", "name": "W* (teacher)",
                  "text": ["W*"], "textposition": "bottom right", "textfont": {"size": TICK, "color": INK},
                  "marker": {"symbol": "star", "size": 18, "color": INK}, "hovertemplate": "W*<extra></extra>"})
-    t_text = "" if t is None else f", up to t = {t:,}"
+    t_text = "" if t is None or isinstance(t, Mapping) else f", up to t = {t:,}"
     title = ("Training loss around W*" + (", in the plane of W⁰, W* and AM's first step" if sl.mode == "plane"
              else ", along two filter-normalized random directions (Li et al.)") + t_text)
     lay = layout(f"a: {sl.labels[0]} ({_unit(sl)})", f"b: {sl.labels[1]}", height=height,

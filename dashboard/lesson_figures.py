@@ -26,9 +26,10 @@ def style(key: str) -> tuple[str, str]:
 def error_figure(runs: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, str] | None = None,
                  x: str = "t", tol: float | None = None, log_x: bool = True, height: int = 380,
                  title: str = "Relative error ‖W<sup>t</sup> − W*‖<sub>F</sub> / ‖W* + I‖<sub>F</sub>",
-                 dashes: Mapping[str, str] | None = None) -> dict:
-    """rel_err of each run against iteration t (``x="t"``, log axis of t + 1 shown as t) or compute
-    seconds (``x="seconds"``), log y. ``runs``: key -> history; ``labels``: key -> legend text."""
+                 dashes: Mapping[str, str] | None = None, symbols: Mapping[str, str] | None = None) -> dict:
+    """rel_err of each run against iteration t (``x="t"``, log axis; t = 0 drawn at 0.5) or compute
+    seconds (``x="seconds"``), log y. ``runs``: key -> history; ``labels``: key -> legend text;
+    ``dashes``, ``symbols``: key -> line dash, marker symbol (to tell apart runs of one algorithm)."""
     traces, top = [], 1.0
     for key, h in runs.items():
         color, dash = style(key)
@@ -39,17 +40,23 @@ def error_figure(runs: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[s
         y = np.asarray(h["rel_err"], dtype=float)
         top = max(top, float(np.max(h["t"])))
         hover = "t = %{customdata:,}: %{y:.3g}" if x == "t" else "%{x:.3g} s: %{y:.3g}"
-        traces.append(line(xs, y, (labels or {}).get(key, key), color, dash=dash, markers=len(y) <= 30,
-                           customdata=np.asarray(h["t"]), hover=hover + "<extra>%{fullData.name}</extra>"))
+        tr = line(xs, y, (labels or {}).get(key, key), color, dash=dash, markers=len(y) <= 30,
+                  customdata=np.asarray(h["t"]), hover=hover + "<extra>%{fullData.name}</extra>")
+        if symbols and key in symbols:
+            tr["mode"] = "lines+markers"
+            tr["marker"] = {"size": 11, "color": color, "symbol": symbols[key], "line": {"width": 2, "color": color}}
+        traces.append(tr)
     if tol is not None:
         x1 = top if x == "t" else max(float(np.max(h["seconds"])) for h in runs.values())
-        traces.append(hline(tol, 0.5 if (x == "t" and log_x) else 0, max(x1, 1e-3), f"tolerance {tol:g}"))
+        m, e = f"{tol:.0e}".split("e")
+        traces.append(hline(tol, 0.5 if (x == "t" and log_x) else 0, max(x1, 1e-3), f"tolerance {m}e{int(e)}"))
     if x == "t":
         lay = layout("iteration t (log scale)" if log_x else "iteration t", "relative error", log_x=log_x, log_y=True,
                      x_top=top, height=height, title=title, hovermode="closest")
     else:
         lay = layout("compute time (seconds, log scale)", "relative error", log_x=True, log_y=True, height=height,
                      title=title, hovermode="closest")
+        lay["xaxis"]["dtick"] = 1           # a tick at every decade: 0.01, 0.1, 1 s
     return {"data": traces, "layout": lay}
 
 

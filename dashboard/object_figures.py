@@ -64,7 +64,7 @@ def weights_figure(problem: Problem, W: np.ndarray, t: int | None = None, height
     m = max(float(np.max(np.abs(A))) for _, A in mats) or 1.0
     lay = layout("", "", height=height, hovermode="closest", showlegend=False,
                  margin={"l": 70, "r": 10, "t": 110, "b": 60},
-                 title=f"First-layer weights{_t_text(t)}: one colour scale, 0 = white")
+                 title=f"Weights{_t_text(t)}: one colour scale, 0 = white")
     lay["coloraxis"] = {"colorscale": DIVERGING, "cmin": -m, "cmax": m, "cmid": 0.0,
                         "colorbar": {"title": {"text": "weight", "font": {"size": TICK, "color": INK}},
                                      "tickfont": {"size": TICK - 2, "color": INK}, "thickness": 14,
@@ -82,9 +82,10 @@ def weights_figure(problem: Problem, W: np.ndarray, t: int | None = None, height
                        "coloraxis": "coloraxis", "xaxis": f"x{sfx}", "yaxis": f"y{sfx}", "name": name,
                        "hovertemplate": f"{name}[j = %{{y}}, q = %{{x}}] = %{{z:.3g}}<extra></extra>"})
         lay[f"xaxis{sfx}"] = _axis("neuron q", domain=[x0, x0 + width], anchor=f"y{sfx}", showgrid=False,
-                                   tickvals=ticks)
+                                   tickvals=ticks, constrain="domain")
         lay[f"yaxis{sfx}"] = _axis("input j" if i == 0 else "", anchor=f"x{sfx}", showgrid=False,
-                                   autorange="reversed", tickvals=ticks, scaleanchor=f"x{sfx}")
+                                   autorange="reversed", tickvals=ticks, scaleanchor=f"x{sfx}", constrain="domain",
+                                   showticklabels=i == 0)
         notes.append({"text": f"<b>{name}</b><br>‖·‖<sub>F</sub> = {norm:.3g}{extra}", "x": x0 + width / 2, "y": 1.0,
                       "xref": "paper", "yref": "paper", "yanchor": "bottom", "showarrow": False,
                       "font": {"size": TICK - 1, "color": INK}})
@@ -162,8 +163,7 @@ def mask_figure(problem: Problem, W: np.ndarray, t: int | None = None, rows: np.
                           "outlinewidth": 1, "outlinecolor": GRAY}}
     lay = layout(f"sample ({shown})", "neuron q", height=height, hovermode="closest", showlegend=False,
                  margin={"l": 80, "r": 20, "t": 82, "b": 62},
-                 title=f"Masks P<sup>t</sup>{_t_text(t)}: {flips:,} of {n * d:,} ReLU states differ from "
-                       "the teacher's (flips)")
+                 title=f"Masks P<sup>t</sup>{_t_text(t)}: {flips:,} flips in {n * d:,} ReLU states")
     lay["xaxis"].update(showgrid=False, showticklabels=False, ticks="")
     lay["yaxis"].update(showgrid=False, autorange="reversed")
     return {"data": [trace], "layout": lay}
@@ -248,7 +248,7 @@ def network_figure(problem: Problem, W: np.ndarray, t: int | None = None, X: np.
                                   "<extra></extra>"})
     total = int(counts.sum())
     lay = layout("", "", height=height, hovermode="closest", margin={"l": 20, "r": 20, "t": 90, "b": 20},
-                 title=f"The network{_t_text(t)}: {total:,} flips in all; each hidden ReLU shows its own")
+                 title=f"The network{_t_text(t)}: {total:,} flips, per hidden ReLU")
     lay["xaxis"] = {"visible": False, "range": [-0.35, 2.35]}
     lay["yaxis"] = {"visible": False, "range": [-0.14, 1.06]}
     lay["legend"] = {"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom",

@@ -40,7 +40,7 @@ def test_the_network_diagrams_counts_are_the_records_per_neuron_flips(paper_like
         assert np.array_equal(hidden_counts(fig), rec.flips_teacher_per_neuron)
         (nodes,) = [tr for tr in fig["data"] if tr.get("name") == "hidden ReLUs"]
         assert nodes["text"] == [f"{c:,}" for c in rec.flips_teacher_per_neuron]
-        assert f"{rec.flips_teacher:,} flips in all" in fig["layout"]["title"]["text"]
+        assert f": {rec.flips_teacher:,} flips, per hidden ReLU" in fig["layout"]["title"]["text"]
 
 
 def test_with_fresh_samples_the_counts_are_on_the_batch_of_step_t():
@@ -71,7 +71,7 @@ def test_mask_figure_counts_flips_over_all_samples_and_marks_them(paper_like):
     p, am, _ = paper_like
     for rec in am.records:
         fig = object_figures.mask_figure(p, rec.W, t=rec.t, max_rows=50)
-        assert f": {rec.flips_teacher:,} of {p.n * p.d:,} ReLU states" in fig["layout"]["title"]["text"]
+        assert f": {rec.flips_teacher:,} flips in {p.n * p.d:,} ReLU states" in fig["layout"]["title"]["text"]
         z = np.asarray(fig["data"][0]["z"])
         rows = np.asarray(fig["data"][0]["customdata"])[0, :, 0].astype(int) - 1
         states = object_figures.mask_states(p, rec.W)
