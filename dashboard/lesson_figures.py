@@ -56,7 +56,8 @@ def error_figure(runs: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[s
     else:
         lay = layout("compute time (seconds, log scale)", "relative error", log_x=True, log_y=True, height=height,
                      title=title, hovermode="closest")
-        lay["xaxis"]["dtick"] = 1           # a tick at every decade: 0.01, 0.1, 1 s
+        vals = [10.0**k for k in range(-5, 4)]          # a tick at every decade, in seconds
+        lay["xaxis"].update(tickmode="array", tickvals=vals, ticktext=[f"{v:g}" for v in vals])
     return {"data": traces, "layout": lay}
 
 

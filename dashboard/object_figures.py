@@ -230,7 +230,7 @@ def network_figure(problem: Problem, W: np.ndarray, t: int | None = None, X: np.
     data.append({"type": "scatter", "x": [xh] * d, "y": y_pos, "mode": "markers+text" if labels else "markers",
                  "text": [f"{c:,}" for c in counts], "textposition": "middle right",
                  "textfont": {"size": TICK - 2, "color": INK}, "name": "hidden ReLUs", "showlegend": False,
-                 "customdata": custom,
+                 "customdata": custom, "hoverlabel": {"bgcolor": "white", "font": {"color": INK}, "align": "left"},
                  "marker": {"size": size, "color": counts, "cmin": 0, "cmax": max(1, int(counts.max())),
                             "colorscale": FLIP_SCALE, "line": {"color": INK, "width": 1.5},
                             "colorbar": {"title": {"text": "flips", "font": {"size": TICK, "color": INK}},
