@@ -152,4 +152,6 @@ def test_each_explanation_is_one_sentence_with_an_equation_number(key):
     assert re.search(r"\([1-5]\)", text), "names the equation it belongs to"
     html = glossary.hover(key)
     assert not re.search(r"<(?!/?sub>|br>)", html), "no bare < for Plotly to read as a tag"
-    assert "\\*" in glossary.help_text(key) or "*" not in text
+    outside_math = re.sub(r"\$[^$]*\$", "", glossary.help_text(key))
+    assert "_" not in outside_math, "subscripts are typeset (LaTeX), never a literal _"
+    assert not re.search(r"(?<!\\)\*", outside_math), "a bare * would start Markdown emphasis"
