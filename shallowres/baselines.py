@@ -8,7 +8,7 @@ run at scale. All three fit :class:`~shallowres.solvers.Stepper` (one record per
 - ``sgd``: mini-batch SGD on L(W) = 1/(2n) ||y - relu(X (W + I)) v*||^2 (row [1],
   Li & Yuan 2017: SGD from a random start; pass ``init="random"`` for their setting).
   One iteration t is one *epoch*: the batch's n samples in a random order (drawn from
-  the problem's seed and t), cut into ceil(n / b) mini-batches S of ``batch_size`` b;
+  the problem's seed and t), cut into ceil(n / b) mini-batches S of ``batch_size`` b (64);
   for each, W <- W + (eta_t / |S|) B_S^T (y_S - B_S vec(W + I)), whose expectation over
   a uniformly drawn S is GD's step (1) with the same eta. Step schedule:
   eta_t = eta / (1 + lr_decay * t) (constant by default). ``eta="theory"`` is the step
@@ -37,7 +37,7 @@ from .linear import B_rmatvec, gram_apply
 from .lsq import CG_RTOL, PopulationPreconditioner, SolveInfo, residual_target
 from .problem import Problem
 from .spectrum import extreme_singular_values
-from .validation import check
+from .validation import CONSTRAINTS, check
 
 BASELINES = ("sgd", "adam")
 DEFAULT_BATCH = 64
@@ -73,8 +73,10 @@ def epoch_order(seed: int, t: int, n: int) -> np.ndarray:
 
 
 def sgd_theory_eta(X: np.ndarray, S: np.ndarray, batch_size: int) -> float:
-    """Ma, Bassily & Belkin's step b / (beta + (b - 1) lambda_1) for mini-batches of b:
-    beta = max_i ||b_i||^2 = max_i ||x_i||^2 #{q: active}, lambda_1 = sigma_max^2(B / sqrt(n))."""
+    """Ma, Bassily & Belkin's step b / (beta + (b - 1) lambda_1) for mini-batches of b (ICML 2018,
+    Theorem 2, for the per-sample losses (1/2) r_i^2 averaged over a batch): beta = max_i ||b_i||^2 =
+    max_i ||x_i||^2 #{q: active}, lambda_1 = sigma_max^2(B / sqrt(n)). X (n, d), S (n, d) the signed
+    masks at W^0; in the units of GD's eta of eq. (1) (both scale like 1 / ||x||^2)."""
     beta = float(np.max(np.count_nonzero(S, axis=1) * np.einsum("ij,ij->i", X, X)))
     _, hi = extreme_singular_values(X, S)
     lam = hi * hi
@@ -132,7 +134,9 @@ def truncated_cg(X: np.ndarray, S: np.ndarray, y: np.ndarray, W0: np.ndarray, K:
                  rtol: float = CG_RTOL) -> tuple[np.ndarray, int]:
     """At most K iterations of flexible preconditioned CG on (B^T B) vec(W) = B^T b,
     b = y - B vec(I) (AM's eq. (3) in normal form), from W0; stops early once
-    ||B^T b - B^T B w|| <= rtol ||B^T b||. Returns (W, iterations taken).
+    ||B^T b - B^T B w|| <= rtol ||B^T b||. X (n, d), S (n, d) signed masks, y (n,), W0 (d, d).
+    Returns (W (d, d), iterations taken). The preconditioner is the exact CG path's
+    (:class:`~shallowres.lsq.PopulationPreconditioner`, O(d^3) per application).
 
     Each iteration is exact line search along a direction, so the least-squares
     objective ||B vec(W + I) - y|| never grows; with full-column-rank B and K large
@@ -177,6 +181,12 @@ class InexactAMStep:
     def __call__(self, W: np.ndarray, X: np.ndarray, y: np.ndarray, S: np.ndarray, t: int):
         W, k = truncated_cg(X, S, y, W, self.K)
         return W, SolveInfo(f"cg({self.K})", k, len(X) < X.shape[1] ** 2, False)
+
+
+def check_alg(alg: str) -> str:
+    """``alg`` of run / iterate / Stepper: "gd", "am" or a baseline ("sgd", "adam"); ValueError
+    ("alg must be one of ...") otherwise. Sweeps and the per-iterate theory take only "gd", "am"."""
+    return check("alg", alg, CONSTRAINTS["run_alg"])
 
 
 def make_step(alg: str, problem: Problem, *, eta="theory", batch_size: int = DEFAULT_BATCH,
@@ -241,4 +251,4 @@ def default_iters(alg: str, am_inner: int | None = None) -> int:
 
     if alg == "am" and am_inner is not None:
         return 50 + math.ceil(400 / check("am_inner", am_inner))
-    return DEFAULT_ITERS[check("alg", alg)]
+    return DEFAULT_ITERS[check_alg(alg)]

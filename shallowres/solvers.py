@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .baselines import BASELINES, DEFAULT_BATCH, default_iters, make_step, monitor_for
+from .baselines import BASELINES, DEFAULT_BATCH, check_alg, default_iters, make_step, monitor_for
 from .budget import choose_am_path, run_bytes
 from .interrupt import Cancelled, cancellable, checkpoint
 from .linear import B_rmatvec, signed_masks
@@ -115,7 +115,7 @@ def plan_run(n: int, d: int, alg: str, *, iters: int = 0, keep_W: bool = False,
     raises MemoryBudgetError with a message naming the configuration, or ValueError
     for a bad parameter.
     """
-    alg, am_solver = check("alg", alg), check("am_solver", am_solver)
+    alg, am_solver = check_alg(alg), check("am_solver", am_solver)
     memory_budget = check("memory_budget", memory_budget)
     path = None
     if alg == "am" and am_inner is not None:
@@ -180,7 +180,7 @@ class Stepper:
         init, delta = check("init", init), check("delta", delta)
         self.path = plan_run(problem.n, problem.d, alg, resample=resample, am_solver=am_solver,
                              memory_budget=memory_budget, am_inner=am_inner)
-        self.alg = check("alg", alg)
+        self.alg = check_alg(alg)
         self._baseline = make_step(self.alg, problem, eta=eta, batch_size=batch_size, lr_decay=lr_decay,
                                    am_inner=am_inner)
         kind, value = parse_eta(eta) if self.alg == "gd" else ("fixed", 1.0)
@@ -395,7 +395,7 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
     ``callback(record)`` sees every record; returning True stops the run
     (stop_reason "stopped").
     """
-    alg = check("alg", alg)
+    alg = check_alg(alg)
     inexact = alg == "am" and am_inner is not None
     iters = check("iters", default_iters(alg, am_inner) if iters is None else iters)
     tol = check("tol", tol)

@@ -240,3 +240,14 @@ def test_cli_runs_the_baselines_and_refuses_bad_flags_in_one_line():
         bad = cli(*flags)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
         assert f"argument {flag}:" in bad.stderr
+
+
+def test_sweeps_and_the_per_iterate_theory_still_take_only_gd_and_am():
+    from shallowres import path_run
+    from shallowres.sweep import SweepSpec
+
+    p = make_problem(d=4, n=40, seed=0)
+    with pytest.raises(ValueError, match="^alg must be one of 'gd', 'am'; got 'sgd'"):
+        path_run(p, "sgd")
+    with pytest.raises(ValueError, match="^alg must be one of 'gd', 'am'; got 'adam'"):
+        SweepSpec(algs=("adam",))

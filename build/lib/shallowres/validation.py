@@ -72,7 +72,10 @@ CONSTRAINTS: dict[str, Interval | OneOf] = {
     "tol": Interval(0, 1),
     "eps": Interval(0, 1, low_open=True, high_open=True),
     "memory_budget": Interval(10 * MB, 1024 * GB, integer=True),
-    "alg": OneOf(("gd", "am")),
+    "alg": OneOf(("gd", "am", "sgd", "adam")),
+    "am_inner": Interval(1, 10**4, integer=True),       # inexact AM: CG iterations per step
+    "batch_size": Interval(1, 10**6, integer=True),     # SGD, Adam: samples per mini-batch
+    "lr_decay": Interval(0, 100),                       # SGD, Adam: eta_t = eta / (1 + lr_decay t)
     "init": OneOf(("identity", "random", "delta")),
     "w_star": OneOf(("balanced", "gaussian")),
     "am_solver": OneOf(("auto", "cholesky", "gram", "cg", "lsqr", "dense")),
