@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -20,7 +21,15 @@ from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
 from dashboard.runs import NAMES, RunJob, largest_n
 
-st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide")
+PRESENTING = st.query_params.get("present", "").lower() in ("1", "true", "yes", "on")
+st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide",
+                   initial_sidebar_state="collapsed" if PRESENTING else "auto")
+PRESENT_CSS = """<style>
+[data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li,
+.sr-status {font-size: 1.3rem !important; line-height: 1.5 !important;}
+[data-testid="stMainBlockContainer"] h3 {font-size: 2.1rem !important;}
+[data-testid="stMainBlockContainer"] button p {font-size: 1.2rem !important;}
+</style>"""
 
 JOB, FEED, PINS, VIEW = "job", "live_feed", "pins", "view"
 TICK = 0.25             # seconds between live updates while a run computes or replays ...
@@ -232,22 +241,30 @@ def budgets(job: RunJob) -> list[int]:
     return [job.settings["gd_iters"] if a == "gd" else job.settings["am_iters"] for a in job.runs]
 
 
-def buttons() -> dict:
-    b = st.columns([1, 1, 1, 1, 1, 1.3, 2.2])
+def buttons(job: RunJob | None) -> dict:
+    """The run's controls, with keyboard shortcuts (Streamlit keeps R for its own rerun, so Reset is Delete)."""
+    running = job is not None and job.active
+    pins = bool(st.session_state.get(PINS))
+    b = st.columns([1.1, 1.1, 1.1, 1.2, 1, 1.3 if pins else 0.01, 1.3])
     pressed = {
         "run": b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
                            help="Run to the end (or continue a stopped run), drawing as it goes."),
-        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch",
+        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch", shortcut="Esc",
                             help="Stop the run within a second. Changing any setting stops it too."),
-        "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch",
+        "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch", shortcut="Right",
                             help="One iteration of each algorithm (pauses a running run)."),
         "reset": b[3].button("Reset", icon=":material/restart_alt:", key="reset_btn", width="stretch",
-                             help="Clear the charts."),
-        "pin": b[4].button("Pin", icon=":material/push_pin:", key="pin_btn", width="stretch",
+                             shortcut="Delete", help="Clear the charts."),
+        "pin": b[4].button("Pin", icon=":material/push_pin:", key="pin_btn", width="stretch", shortcut="P",
                            help="Keep this run on the charts (thin dashed lines) and compare the next one with it."),
-        "clear_pins": b[5].button("Clear pins", icon=":material/layers_clear:", key="clear_pins_btn",
-                                  width="stretch", help="Remove the pinned runs."),
+        "clear_pins": pins and b[5].button("Unpin", icon=":material/layers_clear:", key="clear_pins_btn",
+                                           width="stretch", help="Remove the pinned runs."),
+        "toggle": b[6].button("Pause" if running else "Play", icon=":material/pause:" if running else
+                              ":material/play_circle:", key="toggle_btn", width="stretch", shortcut="Space",
+                              help="Run, or pause a running run (the space bar)."),
     }
+    if pressed["toggle"]:
+        pressed["stop" if running else "run"] = True
     return pressed
 
 
@@ -263,9 +280,11 @@ def downloads(job: RunJob) -> None:
 
 
 def copy_as_code(settings: dict) -> None:
-    """The run as a command line and as a Python snippet (st.code has a copy button)."""
-    with st.expander("Copy as code: reproduce this run from the command line or Python"):
+    """The run as a link, a command line and a Python snippet (st.code has a copy button)."""
+    with st.expander("Share or copy as code: this run as a link, from the command line or Python"):
         st.caption("The same seed gives the same numbers, bit for bit.")
+        base = (st.context.url or "").split("?")[0]
+        st.code(base + "?" + urlencode(state.encode(settings)), language=None)
         st.code("\n".join(copy_code.command_lines(settings)), language="bash")
         st.code(copy_code.python_snippet(settings), language="python")
 
@@ -286,6 +305,8 @@ def explain() -> None:
 
 def main() -> None:
     settings = widgets.sidebar("train")
+    if settings["present"]:
+        st.html(PRESENT_CSS)
     st.markdown("### Learning a shallow ReLU residual network")
     st.caption("y = relu(X(W* + I)) v* · gradient descent (GD) vs alternating minimization (AM) · "
                "Jagatap & Hegde, ISIT 2019")
@@ -293,7 +314,7 @@ def main() -> None:
     widgets.assumptions_panel(settings)
     st.session_state.setdefault(FEED, Feed())
     st.session_state.setdefault(VIEW, {"mode": "live"})
-    pressed = buttons()
+    pressed = buttons(st.session_state.get(JOB))
     act(settings, pressed)
     job: RunJob | None = st.session_state.get(JOB)
     if job is not None and job.key != state.run_key(settings) and not job.active:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -151,6 +152,7 @@ def scenario(browser, url: str, name: str, timeout: float) -> list[Session]:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # so the server started below is stopped
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", default="mixed10,heavy20,mixed30")
     ap.add_argument("--memory-mb", type=int, default=None, help="SHALLOWRES_MEMORY_MB for the server")

@@ -16,6 +16,8 @@ hold memory and when it may compute:
   compute over the last minute; a session past ``Limits.cpu_per_minute`` seconds in
   the last minute waits while other sessions' jobs are waiting (work-conserving: a
   lone user is never slowed).
+- **The server first.** Worker threads run at a lower CPU priority (``WORKER_NICE``), so the
+  web server and the pages' scripts are scheduled first when the CPU is short.
 - **Liveness.** A job whose browser session is gone for ``Limits.grace`` seconds is
   cut (``job.cut``) and its memory released; freed heap is handed back to the
   operating system (``malloc_trim``), so the server shrinks after a class leaves.
@@ -231,6 +233,21 @@ class CallJob:
 
     def estimate_seconds(self) -> float:
         return self.seconds
+
+
+WORKER_NICE = 10     # solver threads yield the CPU to the server's own threads (pages stay live)
+
+
+def lower_priority(nice: int = WORKER_NICE) -> bool:
+    """Give the calling thread a CPU priority ``nice`` steps lower than the process's (Linux schedules
+    threads one by one), so that the web server and the pages' scripts run first when the CPU is
+    short; False where unsupported."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+        return True
+    except (AttributeError, OSError):
+        return False
 
 
 class Controller:
@@ -491,6 +508,7 @@ class Controller:
             malloc_trim()
 
     def _worker(self) -> None:
+        lower_priority()
         while not self._closed:
             self.work_once(wait=1.0)
 

@@ -95,6 +95,22 @@ def ref(column: str, alg: str, **kw) -> dict:
     return {"ref": column, "alg": alg, **kw}
 
 
+def enlarge(fig: dict, factor: float) -> dict:
+    """The same figure for a lecture hall: every font size, line width, marker size, the
+    height and the margins multiplied by ``factor`` (a new dict; ``fig`` is unchanged)."""
+    def walk(x, key=None):
+        if isinstance(x, dict):
+            if key == "margin":
+                return {k: v * factor for k, v in x.items()}
+            return {k: walk(v, k) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        if key in ("size", "width", "height") and isinstance(x, int | float) and not isinstance(x, bool):
+            return x * factor
+        return x
+    return walk(fig)
+
+
 # ----- the Train page's run charts (live specs) -----------------------------------------
 
 def _pin_traces(pins: Sequence[tuple[str, str]], y: str, log_x: bool, **kw) -> list[dict]:

@@ -17,6 +17,7 @@ PIN_COLUMNS = ("t", "rel_err", "train_loss", "flips_teacher")
 SHORT = {"converged": "converged", "fixed_point": "reached a fixed point", "max_iters": "used every iteration",
          "diverged": "diverged", "stalled": "stalled (no more progress)"}
 CONFIG = {"displaylogo": False, "responsive": True}
+PRESENT = 1.3           # presentation mode: fonts, lines and chart heights this much larger
 
 
 def pin_label(i: int, alg: str, pinned: Mapping, current: Mapping) -> str:
@@ -60,6 +61,8 @@ def chart_data(job: RunJob | None, settings: Mapping, upto: int | None,
             figures.flips_spec(algs, T, top_flips, log_x, pinned),
             figures.loss_spec(algs, T, log_x, pinned),
             figures.heatmap_spec(algs, settings["d"] if job is None else job.d, top_heat)]
+    if settings.get("present"):
+        figs = [figures.enlarge(f, PRESENT) for f in figs]
     for f in figs:
         f["config"] = CONFIG
     return series, head, figs, snaps

@@ -129,7 +129,8 @@ class RunJob:
         self.bytes = run_estimate(self.settings, memory_budget)     # raises MemoryBudgetError
         self.n, self.d = self.settings["n"], self.settings["d"]
         self.runs = {a: AlgRun(a, Monitor(a, iters_of(self.settings, a), self.settings["tol"],
-                                          self.settings["resample"]), History(self.d))
+                                          self.settings["resample"], stall_window=Monitor.STALL_WINDOW[a]),
+                               History(self.d))
                      for a in ALGS[self.settings["alg"]]}
         self.phase = "ready"
         self.why = ""

@@ -3,7 +3,13 @@
 Every setting lives in the URL (``?d=20&n=1700&gamma=2&...``), so a shared link
 reproduces the exact run: the same seed gives the same teacher, data and numbers.
 A value in the URL that cannot be parsed, or lies outside its range, is replaced
-by the default and reported in a warning; parsing never raises.
+by the default and reported in a warning; parsing never raises. Every page treats a
+link alike (:func:`parse_params` for pages that parse the URL, :func:`link_warnings`
+for pages whose controls read it themselves): a repeated parameter counts by its
+last value, silently; a bad value and an unknown key each get one warning; a
+value is echoed only through :func:`echo` (a code span cut to a short prefix, so a
+link cannot put an image, a link or markup on the page), and at most
+``MAX_WARNINGS`` are listed.
 
 The first script run of a browser session reads the URL; afterwards the widgets
 are the source of truth and the URL is rewritten from them (``sync_url``). The
@@ -13,7 +19,8 @@ read, so the Train and Theory pages always show the same problem.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from shallowres.solvers import parse_eta
@@ -24,6 +31,20 @@ WARNINGS_KEY = "url_warnings"
 MEMORY_BUDGET = 200 * MB        # per run; Community Cloud shares ~1 GB among all sessions
 STREAMLIT_PARAMS = {"embed", "embed_options"}   # Streamlit's own; never ours to judge
 ETA_MULTIPLES = (0.01, 100.0)   # allowed 'Kx' multiples of the theory step
+ECHO_LIMIT = 60                 # characters of a link's value shown back
+MAX_WARNINGS = 8                # link warnings listed; the rest are counted
+
+
+def echo(text: object, limit: int = ECHO_LIMIT) -> str:
+    """``text`` as an inline code span, cut to ``limit`` characters (with an ellipsis), for
+    echoing user input in st.markdown/st.error/st.warning: inside a code span markdown is
+    not interpreted, so no image, link, autolink, HTML, LaTeX or emoji directive can form.
+    Backticks and line breaks in the text are replaced (they could close the span).
+    (The same rule as the Phase page's ``sweep_view.echo`` on branch sweeps.)"""
+    s = str(text)
+    s = s if len(s) <= limit else s[:limit] + "…"
+    s = re.sub(r"[`\r\n]", lambda m: "ʼ" if m.group() == "`" else " ", s)
+    return f"`{s}`" if s.strip() else "`(empty)`"
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("eps", "float", 1e-2, 1e-12, 0.5),
     Field("logx", "bool", True),
     Field("slow", "bool", False),
+    Field("present", "bool", False),
 )}
 
 # Settings that change the numbers of a run (``eps``, ``logx`` and ``slow`` do not).
@@ -96,7 +118,7 @@ def fmt(x) -> str:
 def parse_value(field: Field, text: str):
     """The value of ``text`` for ``field``; ValueError (with the allowed values) if bad."""
     s = text.strip()
-    bad = ValueError(f"{field.name}={text!r} is not {field.describe()}")
+    bad = ValueError(f"{field.name}={echo(text)} is not {field.describe()}")
     if field.kind == "choice":
         if s.lower() in field.options:
             return s.lower()
@@ -134,27 +156,120 @@ def normalize_eta(s: str) -> str:
     return fmt(value)
 
 
-def parse_query(params: Mapping[str, str | list[str]]) -> tuple[dict, list[str]]:
-    """Settings from URL query parameters, and one warning per value not used.
+def _last(raw) -> str:
+    """The value that counts for a parameter given once or repeated: the last."""
+    if isinstance(raw, list | tuple):
+        return str(raw[-1]) if raw else ""
+    return str(raw)
 
-    Missing parameters take their defaults silently; bad, out-of-range and
-    unknown ones are reported. With a repeated parameter the last value counts.
+
+def unknown_key(key: str, known: Iterable[str]) -> str:
+    return f"Unknown URL parameter {echo(key)} was ignored (known: {', '.join(known)})."
+
+
+def parse_params(params: Mapping[str, str | list[str]], fields: Mapping[str, Field],
+                 ignore: Iterable[str] = STREAMLIT_PARAMS) -> tuple[dict, list[str]]:
+    """Values for ``fields`` from URL query parameters, and one warning per value not used.
+
+    Missing parameters take their defaults silently; bad, out-of-range and unknown
+    ones are reported (values echoed by :func:`echo`). With a repeated parameter the
+    last value counts. Never raises.
     """
-    settings, warnings = defaults(), []
+    settings, warnings = {name: f.default for name, f in fields.items()}, []
     for key, raw in params.items():
-        text = raw[-1] if isinstance(raw, list | tuple) else raw
-        if key in STREAMLIT_PARAMS:
+        if key in ignore:
             continue
-        field = FIELDS.get(key)
+        field = fields.get(key)
         if field is None:
-            warnings.append(f"Unknown URL parameter `{key}` was ignored "
-                            f"(known: {', '.join(FIELDS)}).")
+            warnings.append(unknown_key(key, fields))
             continue
         try:
-            settings[key] = parse_value(field, str(text))
+            settings[key] = parse_value(field, _last(raw))
         except ValueError as e:
             warnings.append(f"URL parameter {e}; using the default {key}={fmt(field.default)}.")
     return settings, warnings
+
+
+def parse_query(params: Mapping[str, str | list[str]]) -> tuple[dict, list[str]]:
+    """The dashboard's settings (``FIELDS``) from URL query parameters, with warnings
+    (:func:`parse_params`)."""
+    return parse_params(params, FIELDS)
+
+
+def _same(raw: str, value) -> bool:
+    """Whether a control's value is the link's text (numbers compared as numbers)."""
+    if isinstance(value, bool):
+        return raw.strip().lower() in (_TRUE if value else _FALSE)
+    try:
+        return float(raw) == float(value)
+    except (TypeError, ValueError, OverflowError):
+        return raw == str(value)
+
+
+def link_warnings(params: Mapping[str, str | list[str]], values: Mapping[str, object],
+                  multi: Iterable[str] = (), ignore: Iterable[str] = STREAMLIT_PARAMS) -> list[str]:
+    """For a page whose controls read the URL themselves (``bind="query-params"``, which
+    drops a bad value silently): one warning per link value a control did not take and
+    per unknown key, by the rules of :func:`parse_params`. ``values``: each control's
+    value after reading the link (its keys are the known parameters); ``multi``: controls
+    that hold a list (every repeated value counts, in any order)."""
+    multi, warnings = set(multi), []
+    for key, raw in params.items():
+        if key in ignore:
+            continue
+        if key not in values:
+            warnings.append(unknown_key(key, values))
+            continue
+        value = values[key]
+        if key in multi:
+            given = sorted(map(str, raw if isinstance(raw, list | tuple) else [raw]))
+            if given != sorted(map(str, value)):
+                warnings.append(f"URL parameter {key}={echo(', '.join(given))} is not allowed here; using "
+                                f"{key}={echo(', '.join(map(str, value)))}.")
+        elif not _same(_last(raw), value):
+            warnings.append(f"URL parameter {key}={echo(_last(raw))} is not allowed here; using {key}={echo(value)}.")
+    return warnings
+
+
+def drop_unreadable_numbers(keys: Iterable[str]) -> None:
+    """Remove from the URL the values of ``keys`` (numbers read by URL-bound controls) that
+    are not finite numbers: Streamlit 1.67's bound number_input raises OverflowError on
+    ``?d=1e309`` (int(inf)) instead of ignoring the value. Call before the controls are
+    drawn, keeping the link for :func:`link_warnings`, which then reports the value.
+
+    Bound controls read the URL as it was when the script started, so the snapshot
+    Streamlit keeps for them is reset to the cleaned URL too (its internal QueryParams
+    method for page changes; without it, only the visible URL is cleaned)."""
+    import streamlit as st
+
+    bad = []
+    for key in keys:
+        if key in st.query_params:
+            try:
+                ok = math.isfinite(float(_last(st.query_params.get_all(key))))
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
+                bad.append(key)
+    if not bad:
+        return
+    for key in bad:
+        del st.query_params[key]
+    try:
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+
+        with get_session_state().query_params() as qp:
+            qp.set_initial_query_params_from_current()
+    except (ImportError, AttributeError, RuntimeError):
+        pass
+
+
+def warnings_markdown(warnings: list[str]) -> str:
+    """The one warning box's text: a title and at most MAX_WARNINGS items (the rest counted)."""
+    shown = warnings[:MAX_WARNINGS]
+    more = len(warnings) - len(shown)
+    tail = f"\n- … and {more} more value{'s' if more > 1 else ''} not used." if more > 0 else ""
+    return "**Some values in the link were not used.**\n\n- " + "\n- ".join(shown) + tail
 
 
 def encode(settings: Mapping) -> dict[str, str]:
@@ -198,8 +313,15 @@ def show_url_warnings(settings: Mapping) -> None:
 
     parsed, warnings = st.session_state.get(WARNINGS_KEY, ({}, []))
     if warnings and dict(settings) == parsed:
-        st.warning("**Some values in the link were not used.**\n\n- " + "\n- ".join(warnings),
-                   icon=":material/warning:")
+        show_warnings(warnings)
+
+
+def show_warnings(warnings: list[str]) -> None:
+    """The link warnings as one st.warning (every page: :func:`warnings_markdown`)."""
+    import streamlit as st
+
+    if warnings:
+        st.warning(warnings_markdown(warnings), icon=":material/warning:")
 
 
 def sync_url(settings: Mapping) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,21 +21,28 @@ from shallowres import initial_point, make_problem
 from . import glossary, state
 from .state import FIELDS, fmt, normalize_eta, parse_value
 
+
+def preset(**settings) -> dict:
+    """A preset sets every setting it implies: every one that changes a run
+    (``state.RUN_FIELDS``: seed, iteration limits and tolerance too) and the Theory page's
+    eps, at their defaults unless given; only the chart options stay as they are."""
+    return {**{k: FIELDS[k].default for k in (*state.RUN_FIELDS, "eps")}, **settings}
+
+
 PRESETS: dict[str, dict] = {
-    "Paper, Fig. 1(b)": dict(d=20, n=1700, gamma=2.0, delta=0.8, alg="both", init="identity",
-                             resample=False, eta="theory", noise=0.0),
-    "Too few samples": dict(d=20, n=300, gamma=2.0, delta=0.8, alg="both", init="identity",
-                            resample=False, eta="theory", noise=0.0),
-    "Far from identity": dict(d=20, n=1700, gamma=6.0, delta=0.8, alg="both", init="identity",
-                              resample=False, eta="theory", noise=0.0),
-    "Theory mode": dict(d=20, n=1700, gamma=1.5, delta=0.8, alg="both", init="identity",
-                        resample=True, eta="theory", noise=0.0),
-    "Bounds hold": dict(d=2, n=4000, gamma=0.01, delta=0.8, alg="both", init="identity",
-                        resample=False, eta="theory", noise=0.0, seed=0, eps=1e-8),
+    # the paper: d = 20, n = 1700, ||W*||_F = 2, identity start, GD's 1000 epochs of Fig. 1(b),
+    # success below 0.01 (Fig. 1(a)); the seed fixed so the preset always shows one run
+    "Paper, Fig. 1(b)": preset(d=20, n=1700, gamma=2.0, delta=0.8, gd_iters=1000, am_iters=50, tol=1e-8,
+                               seed=0, eps=0.01),
+    "Too few samples": preset(d=20, n=300, gamma=2.0),
+    "Far from identity": preset(d=20, n=1700, gamma=6.0),
+    "Theory mode": preset(d=20, n=1700, gamma=1.5, resample=True),
+    "Bounds hold": preset(d=2, n=4000, gamma=0.01, seed=0, eps=1e-8),
 }
 PRESET_HELP = {
     "Paper, Fig. 1(b)": "The paper's experiment: d = 20, n = 1700, ||W*||_F = 2, identity "
-                        "initialization, GD and AM side by side.",
+                        "initialization, GD (1000 iterations, as in the figure) and AM side by side; "
+                        "seed 0, tolerance 1e-8, success threshold eps = 0.01.",
     "Too few samples": "n = 300 < d^2 = 400: AM's least-squares step has many solutions, and "
                        "the data no longer pin down W*.",
     "Far from identity": "||W*||_F = 6, three times the Assumption-1 bound: the identity "
@@ -58,12 +66,25 @@ CSS = """<style>
 </style>"""
 
 
-def nav() -> None:
-    """Links to every page (Streamlit's own list would call the entry page "app")."""
-    st.page_link("app.py", label="Train", icon=":material/show_chart:")
+SHARED_PAGES = ("app.py", "pages/1_Theory.py")    # pages that show the shared settings
+
+
+def nav(settings: Mapping | None = None) -> None:
+    """Links to every page (Streamlit's own list would call the entry page "app").
+
+    The Train and Theory links carry the settings (default: the session's) in their URL:
+    the page they open then finds its URL already written by ``state.sync_url``, so
+    following a link adds one browser-history entry, not two (Back returns to the page
+    before; a rewrite after navigating would push a second entry on the new page)."""
+    if settings is None:
+        settings = st.session_state.get(state.SETTINGS_KEY) or state.defaults()
+    query = state.encode(settings)
+    st.page_link("app.py", label="Train", icon=":material/show_chart:", query_params=query)
     for f in sorted((ROOT / "pages").glob("*.py")):
         label = re.sub(r"^\d+_", "", f.stem).replace("_", " ")
-        st.page_link(f"pages/{f.name}", label=label, icon=":material/article:")
+        path = f"pages/{f.name}"
+        st.page_link(path, label=label, icon=":material/article:",
+                     query_params=query if path in SHARED_PAGES else None)
 
 
 def wkey(name: str) -> str:
@@ -98,6 +119,13 @@ def _seed_widgets(settings: Mapping, page: str) -> None:
     for k, v in _widget_values(settings).items():
         if entering or k not in st.session_state:
             st.session_state[k] = v
+
+
+def set_settings(**changes) -> None:
+    """Callback: change some settings and their controls (runs before the widgets are drawn)."""
+    settings = {**state.session_settings(), **changes}
+    st.session_state[state.SETTINGS_KEY] = settings
+    st.session_state.update(_widget_values(settings))
 
 
 def apply_preset(name: str) -> None:
@@ -149,7 +177,7 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
     _seed_widgets(settings, page)
     st.html(CSS)
     with st.sidebar:
-        nav()
+        links = st.container()      # filled at the end, with the settings this run ends with
         st.markdown("### Presets")
         for i, name in enumerate(PRESETS):
             st.button(name, key=f"preset_{i}", help=PRESET_HELP[name], on_click=apply_preset,
@@ -174,6 +202,9 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
                                           step=1, key=wkey("seed"),
                                           help="One seed fixes the teacher, the data and the random "
                                                "initialization: the same seed, the same run."))
+        st.button("New random teacher", icon=":material/casino:", key="new_teacher_btn", width="stretch",
+                  shortcut="N", on_click=set_settings, kwargs={"seed": secrets.randbelow(2**31)},
+                  help="A new seed: a new teacher W*, v* and new data (the URL keeps it, so the link reproduces it).")
         st.markdown("### Algorithms")
         new["alg"] = st.radio("Algorithm", list(ALG_LABELS), list(ALG_LABELS).index(settings["alg"]),
                               format_func=ALG_LABELS.get, key=wkey("alg"),
@@ -206,9 +237,14 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
             new["logx"] = st.checkbox("Log-scale iteration axis", settings["logx"], key=wkey("logx"),
                                       help="GD takes hundreds of steps, AM a handful: a log axis shows both.")
             new["slow"] = st.checkbox("Slow motion (for a projector)", settings["slow"], key=wkey("slow"),
-                                      help="A run takes about 15 s: the charts redraw after every AM "
-                                           "iteration and every 1/25 of GD's iterations. Off: as fast as "
-                                           "the solver goes.")
+                                      help="The run unfolds over about 15 s (log-paced on a log axis), "
+                                           "whatever the solver's speed. Off: as fast as the solver goes.")
+            new["present"] = st.checkbox("Presentation mode", settings["present"], key=wkey("present"),
+                                         help="Larger text, lines and charts for a lecture hall; a link with "
+                                              "present=true opens with the sidebar collapsed. Keys: Space run/"
+                                              "pause, → step, Esc stop, Delete reset, P pin, N new teacher.")
+    with links:
+        nav(new)
     state.sync_url(new)
     return new
 

@@ -14,7 +14,7 @@ import time
 
 import streamlit as st
 
-from dashboard import sweep_view, widgets
+from dashboard import state, sweep_view, widgets
 from shallowres.executors import DASK_ENV, cpu_count
 from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepSpec, run_sweep, summarize
 from shallowres.sweep_cli import parse_list
@@ -97,7 +97,7 @@ def controls() -> tuple[SweepSpec | None, str]:
                          algs=[a.lower() for a in algs], eta=eta, gd_iters=int(gd_iters),
                          am_iters=int(am_iters), threshold=threshold, seed=int(seed))
     except ValueError as e:
-        st.error(f"**This grid cannot run:** {e}.", icon=":material/block:")
+        st.error(f"**This grid cannot run:** {state.echo(e, limit=300)}", icon=":material/block:")
         return None, run_on
     return spec, run_on
 
@@ -156,33 +156,22 @@ def stream(spec: SweepSpec, run_on: str, slot, bar) -> None:
 BOUND = ("grid", "n", "d", "gamma", "trials", "alg", "init", "eta", "gd_iters", "am_iters", "threshold", "seed")
 
 
-def _used(raw: list[str], value) -> bool:
-    """Whether a bound widget took the URL's raw value (numbers compared as numbers)."""
-    if isinstance(value, list | tuple):
-        return sorted(map(str, value)) == sorted(raw)
-    try:
-        return len(raw) == 1 and float(raw[0]) == float(value)
-    except (TypeError, ValueError):
-        return len(raw) == 1 and raw[0] == str(value)
-
-
 def warn_unused_link_values(raw: dict[str, list[str]]) -> None:
     """A deep link's values that the URL-bound controls rejected (bind="query-params"
-    drops them silently): one warning, as on the Train page. Only on a session's first run."""
+    drops them silently), and unknown keys: one warning, by the rules of every page
+    (``state.link_warnings``). Only on a session's first run."""
     if st.session_state.get("phase_url_checked"):
         return
     st.session_state["phase_url_checked"] = True
-    bad = [f"URL parameter {k}={'/'.join(v)!r} is not allowed here; using {k}={st.session_state[k]!r}."
-           for k, v in raw.items() if k in BOUND and k in st.session_state and not _used(v, st.session_state[k])]
-    if bad:
-        st.warning("**Some values in the link were not used.**\n\n" + "\n".join(f"- {b}" for b in bad),
-                   icon=":material/warning:")
+    values = {k: st.session_state[k] for k in BOUND if k in st.session_state}
+    state.show_warnings(state.link_warnings(raw, values, multi=("alg", "init")))
 
 
 def main() -> None:
     st.html(widgets.CSS)
     st.markdown("## Phase transition: how many samples recover W\\*?")
     raw = {k: st.query_params.get_all(k) for k in st.query_params}
+    state.drop_unreadable_numbers(("d", "gamma", "trials", "gd_iters", "am_iters", "seed"))
     spec, run_on = controls()
     warn_unused_link_values(raw)
     if spec is None:

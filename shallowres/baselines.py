@@ -231,6 +231,10 @@ class NamedMonitor:
     def __call__(self, rec) -> str | None:
         return self.inner(rec)
 
+    @property
+    def best_t(self) -> int | None:
+        return self.inner.best_t
+
     def message(self, reason: str, rec) -> str:
         """The inner Monitor's sentence with this algorithm's name (and "epochs" for SGD, Adam)."""
         text = self.inner.message(reason, rec).replace(NAMES["gd"], self.name, 1)

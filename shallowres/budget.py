@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from .linear import EXACT_RANK_MACS
 from .problem import N_TEST, problem_bytes
 
 AM_PATHS = ("cholesky", "gram", "cg", "lsqr", "dense")
@@ -28,17 +29,28 @@ SEC_PER_CG_STEP = 1.5e-4      # Python and preconditioner overhead of one CG ite
 CG_ITERS_PER_SQRT_KAPPA = 13.5 * 0.85   # measured iterations per sqrt(kappa_MP), warm-started
 
 
+def exact_rank_bytes(n: int, d: int) -> int:
+    """Small problems (n d^4 / 2 <= linear.EXACT_RANK_MACS): the exact rank test (float64
+    B^T B, eigvalsh's copy, one row chunk of B) and, when B is rank deficient, the dense
+    minimum-norm solve (B and lstsq's copies, at most lsq.DENSE_MIN_NORM_BYTES)."""
+    if n * d**4 / 2 > EXACT_RANK_MACS:
+        return 0
+    rank_test = 16 * d**4 + min(8 * n * d * d, CHUNK_BYTES)
+    return max(rank_test, min(24 * n * d * d, 64 * 2**20))
+
+
 def path_bytes(path: str, n: int, d: int) -> int:
     """Extra memory an AM solve takes on top of the iteration's arrays."""
     if path == "cholesky":      # cached float32 B^T B, X, S; float64 B^T B and its factor (the
-        return 20 * d**4 + 8 * n * d + CHUNK_BYTES   # fallback); one row chunk of B
+        return 20 * d**4 + 8 * n * d + CHUNK_BYTES + exact_rank_bytes(n, d)   # fallback); one row chunk of B
     if path == "gram":          # X X^T, S S^T, their product and its factor
         return 32 * n * n
     if path == "dense":         # B, its copy inside lstsq and the SVD workspace
         return 24 * n * d * d
     if path == "lsqr":          # the operator's n x d temporaries, LSQR's vectors
-        return 8 * (2 * n * d + 10 * d * d + 6 * n)
-    return 8 * (2 * n * d + 30 * d * d + 4 * n)   # cg: one n x d buffer, the preconditioner
+        return 8 * (2 * n * d + 10 * d * d + 6 * n) + exact_rank_bytes(n, d)
+    # cg: one n x d buffer, the preconditioner
+    return 8 * (2 * n * d + 30 * d * d + 4 * n) + exact_rank_bytes(n, d)
 
 
 def iteration_bytes(n: int, d: int) -> int:

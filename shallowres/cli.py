@@ -1,17 +1,19 @@
 """Command line: ``python -m shallowres run | theory``.
 
-Bad arguments exit with status 2 and one line naming the flag.
+Bad arguments exit with status 2 and one line naming the flag. Output into a closed
+pipe (``... | head``) ends quietly with status 0.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import sys
 
 from .baselines import DEFAULT_BATCH, default_iters, label
 from .ladder import measured_rung
-from .problem import load_problem, make_problem
+from .problem import ProblemFileError, load_problem, make_problem
 from .solvers import DEFAULT_TOL, IterRecord, run
 from .sweep_cli import add_sweep_parser, cmd_sweep
 from .theory import theory
@@ -46,14 +48,19 @@ def _json_safe(x):
 
 def _add_problem_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("teacher problem")
-    g.add_argument("--d", type=int, default=20, help="hidden units = input dimension (2..200)")
-    g.add_argument("--n", type=int, default=1700, help="training samples (1..10^6)")
-    g.add_argument("--gamma", type=float, default=2.0, help="||W*||_F (0..100)")
-    g.add_argument("--noise", type=float, default=0.0, help="label noise std, in units of 1/sqrt(n)")
-    g.add_argument("--w-star", dest="w_star", default="balanced", help="balanced | gaussian")
+    g.add_argument("--d", type=int, default=None, help="hidden units = input dimension (2..200; default 20)")
+    g.add_argument("--n", type=int, default=None,
+                   help="training samples (1..10^6; default 1700); with --problem, the batch size "
+                        "(default: every row of X)")
+    g.add_argument("--gamma", type=float, default=None, help="||W*||_F (0..100; default 2)")
+    g.add_argument("--noise", type=float, default=0.0,
+                   help="label noise std, in units of the inputs' scale (1/sqrt(n) for generated data, "
+                        "the RMS entry of X with --problem)")
+    g.add_argument("--w-star", dest="w_star", default=None, help="balanced | gaussian (default balanced)")
     g.add_argument("--seed", type=int, default=0, help="one seed reproduces everything")
     g.add_argument("--problem", metavar="F.npz",
-                   help="arrays W_star, v_star, X (and X_test) instead of --d/--n/--gamma")
+                   help="arrays W_star, v_star, X (and X_test) instead of --d/--gamma/--w-star; "
+                        "with --resample, fresh batches of --n rows are drawn from X without replacement")
     g.add_argument("--init", default="identity", help="identity | random | delta")
     g.add_argument("--delta", type=float, default=0.8, help="Theorem 1's delta, in (0, 1)")
     g.add_argument("--resample", action="store_true", help="a fresh batch of n samples every iteration")
@@ -106,12 +113,19 @@ def _budget(a) -> int:
     return int(check("memory_budget", a.memory_budget, Interval(lo, hi)) * MB)
 
 
+GENERATED = {"d": 20, "n": 1700, "gamma": 2.0, "w_star": "balanced"}
+
+
 def _problem(a):
     budget = _budget(a)
-    if a.problem:
-        return load_problem(a.problem, noise=a.noise, seed=a.seed, memory_budget=budget)
-    return make_problem(d=a.d, n=a.n, gamma=a.gamma, noise=a.noise, seed=a.seed,
-                        w_star=a.w_star, memory_budget=budget)
+    if a.problem is not None:
+        clash = [k for k in ("d", "gamma", "w_star") if getattr(a, k) is not None]
+        if clash:
+            raise ProblemFileError(f"problem gives W_star and X, so --{clash[0].replace('_', '-')} cannot be "
+                                   "used with it (d and ||W*||_F come from the file)")
+        return load_problem(a.problem, noise=a.noise, seed=a.seed, memory_budget=budget, n=a.n)
+    kw = {k: default if getattr(a, k) is None else getattr(a, k) for k, default in GENERATED.items()}
+    return make_problem(noise=a.noise, seed=a.seed, memory_budget=budget, **kw)
 
 
 def _row(rec: IterRecord) -> dict:
@@ -248,6 +262,17 @@ def cmd_theory(a, out) -> int:
     return 0
 
 
+FLAGS = ("problem", "every", "memory_budget", "max_spectra", "resample")
+
+
+def _flag_of(e: ValueError) -> str | None:
+    """The flag a ValueError's message is about (its first word), or None."""
+    if isinstance(e, ProblemFileError):
+        return "--problem"
+    name = str(e).split(" ", 1)[0]
+    return "--" + name.replace("_", "-") if name in CONSTRAINTS or name in FLAGS else None
+
+
 def main(argv=None, out=None) -> int:
     out = out or sys.stdout
     parser = build_parser()
@@ -255,12 +280,17 @@ def main(argv=None, out=None) -> int:
     try:
         return {"run": cmd_run, "theory": cmd_theory, "sweep": cmd_sweep}[a.command](a, out)
     except ValueError as e:
-        msg = str(e)
-        name = msg.split(" ", 1)[0]
-        if name in ("W_star", "v_star", "X", "X_test", "the"):   # arrays read from --problem F.npz
-            name = "problem"
-        flag = "--" + name.replace("_", "-")
-        known = name in CONSTRAINTS or name in ("problem", "every", "memory_budget", "max_spectra")
-        prefix = f"argument {flag}: " if known else ""
+        flag = _flag_of(e)
+        prefix = f"argument {flag}: " if flag else ""
+        msg = " ".join(str(e).split())       # one line, whatever the message holds
         sys.stderr.write(f"{parser.prog} {a.command}: error: {prefix}{msg}\n")
         return 2
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly. Python would report the failed
+        # flush of stdout at exit, so point it at /dev/null first (the Python docs' recipe).
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0

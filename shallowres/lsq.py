@@ -4,9 +4,13 @@ With the masks fixed (signed masks S), eq. (3) reads
 
     W^{t+1} = argmin_W || B vec(W) - b ||,   b = y - B vec(I) = y - sum_q S[:, q] X[:, q]
 
-and when it has many solutions (n < d^2, or a neuron that is never active) we
+and when it has many solutions (n < d^2, a neuron that is never active, a feature of X
+that is always zero, overlapping patterns: any rank loss, see ``linear.rank_loss``) we
 return the one of minimum ||W||_F, i.e. the solution closest to the identity
-U = I (the residual network's starting point). Paths, all exact to ~1e-10:
+U = I (the residual network's starting point). B counts as rank deficient when
+sigma_min(B) <= 1e-6 sigma_max(B) (``linear.RANK_RTOL`` on the eigenvalues of B^T B),
+and every path then returns the minimum-norm solution over B's numerical range: they
+agree with np.linalg.pinv(B, rcond=1e-6) b (tests/test_rank.py). Paths, all exact to ~1e-10:
 
 - ``dense``:    np.linalg.lstsq on B formed explicitly (the reference);
 - ``cholesky``: normal equations B^T B w = B^T b, B^T B assembled in row chunks in
@@ -30,6 +34,8 @@ from scipy.sparse.linalg import lsqr
 
 from .interrupt import checkpoint
 from .linear import (
+    EXACT_RANK_MACS,
+    RANK_RTOL,
     B_operator,
     B_rank_deficient,
     B_rmatvec,
@@ -47,7 +53,8 @@ from .linear import (
 CG_RTOL = 1e-11
 CG_ETOL = 1e-10
 CG_MAXITER = 2000
-PINV_RCOND = 1e-12
+PINV_RCOND = RANK_RTOL       # eigenvalues of B^T B below this times the largest count as zero
+LSTSQ_RCOND = RANK_RTOL**0.5  # the same cut on singular values of B (sigma_min <= 1e-6 sigma_max)
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ def solve_dense(X, S, y):
     """Reference: np.linalg.lstsq on B formed explicitly (minimum-norm W)."""
     n, d = X.shape
     B = dense_B(X, S)
-    w, _, rank, _ = np.linalg.lstsq(B, residual_target(X, S, y), rcond=None)
+    w, _, rank, _ = np.linalg.lstsq(B, residual_target(X, S, y), rcond=LSTSQ_RCOND)
     return unvec(w, d), SolveInfo("dense", 0, n < d * d, rank < d * d)
 
 
@@ -118,7 +125,9 @@ def solve_cholesky(X, S, y, cache: dict | None = None):
     """
     n, d = X.shape
     rhs = vec(B_rmatvec(X, S, residual_target(X, S, y)))
-    deficient = B_rank_deficient(S)
+    deficient = B_rank_deficient(S, X)
+    if deficient and _small(n, d):     # lstsq: the minimum norm without the normal equations' kappa^2
+        return _min_norm_small(X, S, y), SolveInfo("cholesky", 0, n < d * d, True)
     if not deficient:
         w, steps = _refined_cholesky32(X, S, rhs, cache)
         if w is not None:
@@ -290,12 +299,14 @@ def solve_cg(X, S, y, W0=None, rtol=CG_RTOL, maxiter=CG_MAXITER):
     a rank loss :func:`B_rank_deficient` sees (n < d^2, a neuron active on fewer
     than d samples, dependent or too few distinct activation patterns), a
     breakdown, or no convergence in min(maxiter, max(200, 20 d^2)) steps sends the
-    solve to LSQR from zero, which returns the minimum-norm solution. A rank loss
-    of another kind (not generic for continuous data) goes unnoticed: the answer
-    then solves the least-squares problem but need not be the minimum-norm one.
+    solve to LSQR from zero, which returns the minimum-norm solution. With X the rank
+    test is exact for small problems (``linear.rank_loss``: rank losses of overlapping
+    patterns are generic at d <= 8); above its size limit a loss no structural test sees
+    (none found at d >= 10) would go unnoticed, and the answer would solve the
+    least-squares problem without being the minimum-norm one.
     """
     n, d = X.shape
-    if B_rank_deficient(S):
+    if B_rank_deficient(S, X):
         return _lsqr_fallback(X, S, y, 0)
     rhs = B_rmatvec(X, S, residual_target(X, S, y))
     W = np.zeros((d, d)) if W0 is None else np.array(W0, dtype=float)
@@ -358,15 +369,42 @@ class _LanczosMin:
 
 def _lsqr_fallback(X, S, y, cg_steps: int):
     W, info = solve_lsqr(X, S, y)
-    return W, SolveInfo("cg", cg_steps + info.inner_iters, info.underdetermined, True)
+    return W, SolveInfo("cg", cg_steps + info.inner_iters, info.underdetermined, info.rank_deficient)
+
+
+DENSE_MIN_NORM_BYTES = 64 * 2**20    # B and lstsq's copies, for the exact minimum-norm fallback
+
+
+def _small(n: int, d: int) -> bool:
+    """Small enough for the exact rank test (linear.EXACT_RANK_MACS) and a dense solve."""
+    return n * d**4 / 2 <= EXACT_RANK_MACS
+
+
+def _min_norm_small(X, S, y) -> np.ndarray:
+    """Minimum-norm W over B's numerical range, densely: lstsq with the RANK_RTOL cut when
+    B fits DENSE_MIN_NORM_BYTES, else the eigh pseudo-inverse of B^T B."""
+    n, d = X.shape
+    if 24 * n * d * d <= DENSE_MIN_NORM_BYTES:
+        return solve_dense(X, S, y)[0]
+    rhs = vec(B_rmatvec(X, S, residual_target(X, S, y)))
+    return unvec(_pinv_solve(normal_matrix(X, S, lower_only=True), rhs), d)
 
 
 def solve_lsqr(X, S, y, tol=1e-14, maxiter=20000):
-    """SciPy LSQR from zero on B vec(W) = b, matrix-free (minimum-norm W)."""
+    """SciPy LSQR from zero on B vec(W) = b, matrix-free (minimum-norm W).
+
+    When B is rank deficient and small (``linear.EXACT_RANK_MACS``), the solve is dense
+    instead, with the same RANK_RTOL cut as the other paths: LSQR converges to the
+    minimum-norm solution over *all* nonzero singular values, so a B with sigma_min/sigma_max
+    between 0 and 1e-6 would otherwise give a different (and much longer) W.
+    """
     n, d = X.shape
+    deficient = B_rank_deficient(S, X)
+    if deficient and _small(n, d):
+        return _min_norm_small(X, S, y), SolveInfo("lsqr", 0, n < d * d, True)
     out = lsqr(B_operator(X, S), residual_target(X, S, y), atol=tol, btol=tol,
                conlim=1e12, iter_lim=maxiter)
-    return unvec(out[0], d), SolveInfo("lsqr", int(out[2]), n < d * d, B_rank_deficient(S))
+    return unvec(out[0], d), SolveInfo("lsqr", int(out[2]), n < d * d, deficient)
 
 
 def solve_am_step(path: str, X, S, y, W_prev=None, cache: dict | None = None):

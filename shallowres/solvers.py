@@ -31,6 +31,7 @@ from .validation import GB, check, check_memory
 DEFAULT_ITERS = {"gd": 3000, "am": 50, "sgd": 1000, "adam": 1000}   # SGD, Adam: epochs
 DEFAULT_TOL = 1e-8
 DIVERGENCE_FACTOR = 1e6
+GREW_FACTOR = 2.0     # a run "grew" when its last error is more than this times its best
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,10 +90,23 @@ def theory_eta(X: np.ndarray, S: np.ndarray, method: str = "auto") -> float:
     ``method`` as in :func:`~shallowres.spectrum.extreme_singular_values`: exact with
     the dense spectrum; matrix-free, sigma_min^2 is taken to 5%, which moves eta by
     at most 0.05/(kappa + 1) (kappa > d here), and sigma_max exactly.
+
+    Rank-deficient B (sigma_min = 0: n < d^2, a dead neuron, a zero feature, ...): the
+    formula would give 2/sigma_max^2, exactly the stability edge, where GD's error along the
+    top singular vector flips sign every step and does not shrink (at d = 10, n = 80,
+    gamma = 0.5 the loss hovered at 1.4e-6 after 1000 steps). No step contracts along B's
+    null space, so (4) promises nothing there whatever eta is; GD takes eta = 1/sigma_max^2,
+    the middle of the stable range (0, 2/sigma_max^2): 1 - eta sigma^2 is in [0, 1) for every
+    nonzero singular value, so no direction oscillates, the loss falls monotonically for
+    fixed masks, and sigma_max^2 may grow 2x along the run before the step is too long.
+    (The choice 2/(sigma_+^2 + sigma_max^2) with sigma_+ the smallest nonzero singular value
+    sits within 1/kappa_+ of the edge: it oscillated in the same case.)
     """
     lo, hi = extreme_singular_values(X, S, method=method, rtol=ETA_SIGMA_MIN_RTOL)
     if hi == 0:   # B = 0: the gradient vanishes whatever the step; GD stops at a fixed point
         return 1.0
+    if lo == 0:   # B rank deficient: the middle of the stable range (docstring)
+        return 1.0 / (hi * hi)
     return 2.0 / (lo * lo + hi * hi)
 
 
@@ -299,17 +313,57 @@ class Monitor:
     pattern did not change (the next solve would repeat the last), or GD did not
     move (a zero gradient, e.g. no ReLU active); diverged: non-finite error or
     error grown DIVERGENCE_FACTOR-fold; max_iters.
+
+    stalled (only with ``stall_window`` = w, off by default): after at least 2w
+    iterations, the lowest relative error of the whole run has fallen by less than
+    ``stall_drop`` (a fraction, default 1%) during the last w iterations:
+
+        min_{s <= t} rel_err_s  >  (1 - stall_drop) * min_{s <= t - w} rel_err_s,   t >= 2w
+
+    A run that has settled at a floor (AM with label noise oscillating at ~0.03,
+    GD below n = d^2 converging to a wrong interpolant) stops there; a linearly
+    converging run never does, since its best error falls by the same factor
+    every window. The first w iterations are a grace period: AM's error often
+    rises for a step or two before it falls (at d = 40, n = 1.3 d^2 one run rose
+    from 0.41 to 0.45 and passed 0.41 only at t = 7, then converged at t = 49).
+    ``STALL_WINDOW`` holds the windows sweeps use (GD 100, AM 5 iterations): on
+    the paper's grid every successful run's best error fell by at least 9% (GD)
+    and 28% (AM) in every such window, against the 1% asked.
+    Checks run in the order diverged, converged, fixed_point, stalled, max_iters.
     """
 
-    def __init__(self, alg: str, iters: int, tol: float, resample: bool = False):
+    STALL_WINDOW = {"gd": 100, "am": 5}
+    STALL_DROP = 0.01
+
+    def __init__(self, alg: str, iters: int, tol: float, resample: bool = False, *,
+                 stall_window: int | None = None, stall_drop: float = STALL_DROP):
         self.alg, self.iters, self.tol, self.resample = alg, iters, tol, resample
+        if stall_window is not None and (isinstance(stall_window, bool) or not isinstance(stall_window, int)
+                                         or stall_window < 1):
+            raise ValueError(f"stall_window must be an integer >= 1 or None; got {stall_window!r}")
+        if not 0 < stall_drop < 1:
+            raise ValueError(f"stall_drop must be a float in (0, 1); got {stall_drop!r}")
+        self.stall_window, self.stall_drop = stall_window, stall_drop
         self.err0: float | None = None
         self.prev: IterRecord | None = None
+        self.best = math.inf                      # lowest rel_err so far, and at which t
+        self.best_t = 0
+        self._bests: list[float] = []     # best-so-far at t - w, ..., t (w + 1 values at most)
+        self._recent: list[float] = []    # rel_err at t - w, ..., t
+        self._seen = 0                    # records checked
 
     def __call__(self, rec: IterRecord) -> str | None:
         prev, self.prev = self.prev, rec
+        self._seen += 1
         if self.err0 is None:
             self.err0 = rec.err
+        if rec.rel_err < self.best:
+            self.best, self.best_t = rec.rel_err, rec.t
+        if self.stall_window is not None:
+            for kept, value in ((self._bests, self.best), (self._recent, rec.rel_err)):
+                kept.append(value)
+                if len(kept) > self.stall_window + 1:
+                    del kept[0]
         if not math.isfinite(rec.err) or not math.isfinite(rec.train_loss):
             return "diverged"
         if rec.err > DIVERGENCE_FACTOR * max(self.err0, 1e-300) and rec.t > 0:
@@ -319,6 +373,9 @@ class Monitor:
         if not self.resample and prev is not None and rec.flips_prev == 0 and (
                 self.alg == "am" or (rec.err == prev.err and rec.train_loss == prev.train_loss)):
             return "fixed_point"
+        if (self.stall_window is not None and self._seen > 2 * self.stall_window
+                and self.best > (1 - self.stall_drop) * self._bests[0]):
+            return "stalled"
         if rec.t >= self.iters:
             return "max_iters"
         return None
@@ -326,6 +383,11 @@ class Monitor:
     def message(self, reason: str, rec: IterRecord) -> str:
         """One sentence a student understands."""
         name = {"gd": "Gradient descent", "am": "Alternating minimization"}[self.alg]
+        if reason in ("stalled", "max_iters") and self.grew(rec):
+            return self._grew_message(name, reason, rec)
+        if reason == "diverged" and rec.t == 0:
+            return (f"{name} cannot start: the error or the loss at W^0 is not a finite number, so the inputs "
+                    "overflow in floating point (check the scale of W_star, v_star and X).")
         if reason == "converged":
             return (f"{name} converged: the relative error ||W - W*||_F / ||W* + I||_F fell "
                     f"below {self.tol:g} after {rec.t} iterations ({rec.rel_err:.2e}).")
@@ -335,15 +397,39 @@ class Monitor:
                    "step would repeat the last")
             return (f"{name} reached a fixed point after {rec.t} iterations: {why} "
                     f"(relative error {rec.rel_err:.2e}).")
+        if reason == "stalled":
+            w = self.stall_window
+            lo, hi = min(self._recent), max(self._recent)
+            floor = f"{lo:.2e}" if f"{lo:.2e}" == f"{hi:.2e}" else f"between {lo:.2e} and {hi:.2e}"
+            return (f"{name} stalled after {rec.t} iterations: over the last {w} iterations the relative "
+                    f"error stayed {floor} and its best value, {self.best:.2e} (iteration {self.best_t}), "
+                    f"improved by less than {self.stall_drop:.0%}. It has settled at this floor, above "
+                    f"the tolerance {self.tol:g}; more iterations are unlikely to help.")
         if reason == "max_iters":
             return (f"{name} used all {rec.t} iterations before the relative error fell "
                     f"below {self.tol:g} (it is {rec.rel_err:.2e}).")
         if reason == "diverged":
             why = ("became infinite or NaN" if not math.isfinite(rec.err) else
                    f"grew more than {DIVERGENCE_FACTOR:.0e}-fold")
-            hint = " The step size eta is too large for this problem." if self.alg == "gd" else ""
+            hint = (" The step size eta is too large for this problem." if self.alg == "gd"
+                    and not rec.rel_err < 1 else "")
             return f"{name} diverged at iteration {rec.t}: the error {why}.{hint}"
         return f"{name} was stopped by the user after {rec.t} iterations (relative error {rec.rel_err:.2e})."
+
+    # ----- a run whose error grew: say so, and where the best iterate was --------------
+
+    def grew(self, rec: IterRecord) -> bool:
+        """The relative error at ``rec`` is more than GREW_FACTOR times the lowest seen so far."""
+        best = min(self.best, rec.rel_err)   # self.best is kept by __call__ (rec included)
+        return math.isfinite(rec.rel_err) and rec.rel_err > GREW_FACTOR * best
+
+    def _grew_message(self, name: str, reason: str, rec: IterRecord) -> str:
+        start = " (the start)" if self.best_t == 0 else ""
+        how = (f"stopped after {rec.t} iterations (no progress over the last {self.stall_window})"
+               if reason == "stalled" else f"used all {rec.t} iterations")
+        return (f"{name} {how}, and its error grew: the relative error is {rec.rel_err:.2e}, "
+                f"{rec.rel_err / self.best:.3g} times its lowest value {self.best:.2e} at iteration "
+                f"{self.best_t}{start}. That best iterate is returned too (W_best, best_t).")
 
 
 HISTORY_FIELDS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teacher",
@@ -352,7 +438,11 @@ HISTORY_FIELDS = ("t", "err", "rel_err", "train_loss", "test_loss", "flips_teach
 
 @dataclass(frozen=True, eq=False)
 class RunResult:
-    """A finished run: history arrays, final W, n_iter, config and stop_reason."""
+    """A finished run: history arrays, final W, n_iter, config and stop_reason.
+
+    ``W_best`` is the iterate of lowest relative error (at iteration ``best_t``): the
+    same as ``W`` unless the error rose at the end (the message then says so).
+    """
 
     alg: str
     history: dict[str, np.ndarray]
@@ -364,54 +454,79 @@ class RunResult:
     seconds: float
     config: dict
     records: tuple[IterRecord, ...]
+    best_t: int = 0
+    W_best: np.ndarray | None = None
 
     @property
     def rel_err(self) -> float:
         return float(self.history["rel_err"][-1])
 
+    @property
+    def best_rel_err(self) -> float:
+        """The lowest relative error of the run (at iteration ``best_t``)."""
+        return float(self.history["rel_err"][self.best_t])
+
     def summary(self) -> dict:
         return dict(alg=self.alg, stop_reason=self.stop_reason, n_iter=self.n_iter,
-                    rel_err=self.rel_err, seconds=self.seconds, message=self.message)
+                    rel_err=self.rel_err, seconds=self.seconds, message=self.message,
+                    best_t=self.best_t, best_rel_err=self.best_rel_err)
 
 
 def collect(alg: str, records: list[IterRecord], W: np.ndarray, reason: str,
-            message: str, config: dict) -> RunResult:
+            message: str, config: dict, best_t: int | None = None,
+            W_best: np.ndarray | None = None) -> RunResult:
     """Bundle records into a RunResult (history arrays, one per field)."""
     hist = {f: np.array([getattr(r, f) for r in records]) for f in HISTORY_FIELDS}
     flips = np.array([r.flips_teacher_per_neuron for r in records])
+    if best_t is None:
+        best_t = int(np.argmin(np.where(np.isfinite(hist["rel_err"]), hist["rel_err"], np.inf)))
     return RunResult(alg, hist, flips, W, records[-1].t, reason, message,
-                     records[-1].seconds, config, tuple(records))
+                     records[-1].seconds, config, tuple(records), best_t,
+                     W if W_best is None else W_best)
 
 
 def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
         delta: float = 0.8, eta="theory", resample: bool = False, iters: int | None = None,
         tol: float = DEFAULT_TOL, keep_W: bool = False, am_solver: str = "auto",
-        memory_budget: int = GB,
+        memory_budget: int = GB, stall_window: int | str | None = "auto",
         callback: Callable[[IterRecord], bool | None] | None = None, am_inner: int | None = None,
         batch_size: int = DEFAULT_BATCH, lr_decay: float = 0.0) -> RunResult:
     """Run GD or AM (or a baseline: ``alg`` "sgd" / "adam", ``am_inner``; see
-    :mod:`shallowres.baselines`) until converged, fixed point, diverged or ``iters`` steps.
+    :mod:`shallowres.baselines`) until converged, fixed point, stalled, diverged or ``iters`` steps.
 
-    ``callback(record)`` sees every record; returning True stops the run
+    ``stall_window``: the "stalled" stop of :class:`Monitor` (no 1% progress of the best
+    error over a window of w iterations, from t = 2w): "auto" uses ``Monitor.STALL_WINDOW``
+    (GD 100, AM 5), None turns it off. The result keeps the best iterate too (``W_best``,
+    ``best_t``); when the error ended more than ``GREW_FACTOR`` times above its best, the
+    message says so. ``callback(record)`` sees every record; returning True stops the run
     (stop_reason "stopped").
+
+    Raises ValueError for a bad parameter (also when ``resample`` needs more fresh rows
+    than a user's X holds), MemoryBudgetError past ``memory_budget``.
     """
     alg = check_alg(alg)
     inexact = alg == "am" and am_inner is not None
     iters = check("iters", default_iters(alg, am_inner) if iters is None else iters)
     tol = check("tol", tol)
+    if stall_window == "auto":
+        stall_window = Monitor.STALL_WINDOW["am" if alg == "am" and not inexact else "gd"]
     path = plan_run(problem.n, problem.d, alg, iters=iters, keep_W=keep_W, resample=resample,
                     am_solver=am_solver, memory_budget=memory_budget, am_inner=am_inner)
-    it = iterate(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
-                 keep_W=True, am_solver=am_solver, memory_budget=memory_budget, am_inner=am_inner,
-                 batch_size=batch_size, lr_decay=lr_decay)
-    monitor = monitor_for(alg, iters, tol, resample, am_inner)
+    if resample:
+        problem.check_batches(iters)
+    stepper = Stepper(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
+                      keep_W=True, am_solver=am_solver, memory_budget=memory_budget, am_inner=am_inner,
+                      batch_size=batch_size, lr_decay=lr_decay)
+    monitor = monitor_for(alg, iters, tol, resample, am_inner, stall_window=stall_window)
     records: list[IterRecord] = []
-    W_last = None
-    for rec in it:
+    W_last = W_best = None
+    for rec in _records(stepper):
         W_last = rec.W
         records.append(rec if keep_W else _without_W(rec))
         wants_stop = callback is not None and callback(rec)
         reason = monitor(rec) or ("stopped" if wants_stop else None)
+        if monitor.best_t == rec.t:
+            W_best = rec.W
         if reason is not None:
             break
     config = dict(problem.config, alg=alg, init=init if W0 is None else "given", delta=delta,
@@ -420,7 +535,26 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
         config["am_inner"] = am_inner
     elif alg in BASELINES:
         config.update(batch_size=batch_size, lr_decay=lr_decay)
-    return collect(alg, records, W_last, reason, monitor.message(reason, rec), config)
+    message = monitor.message(reason, rec)
+    if alg == "gd" and reason == "fixed_point":
+        message = _gd_stuck_message(stepper, rec) or message
+    return collect(alg, records, W_last, reason, message, config, monitor.best_t, W_best)
+
+
+def _gd_stuck_message(stepper: Stepper, rec: IterRecord) -> str | None:
+    """When GD's W stopped changing although the gradient is not zero, the step was too
+    small to move W in floating point: say that instead of "the gradient is zero"."""
+    p = stepper.problem
+    grad = B_rmatvec(stepper._batch.X, stepper._M, stepper._r) * p.v_star / p.n
+    g = float(np.linalg.norm(grad))
+    if not g > 0 or stepper.eta is None:
+        return None
+    steps = f"{rec.t} iteration{'s' if rec.t != 1 else ''}"
+    return (f"Gradient descent stopped after {steps}: W no longer changes in floating point although "
+            f"the gradient is not zero (||grad L||_F = {g:.2e}). The step eta = {stepper.eta:.3g} is too small: "
+            f"eta ||grad L||_F = {stepper.eta * g:.2e} is below the rounding of W (||W + I||_F = "
+            f"{float(np.linalg.norm(stepper.W + np.eye(p.d))):.3g}). Use a larger eta, e.g. 'theory' "
+            f"(relative error {rec.rel_err:.2e}).")
 
 
 def _without_W(rec: IterRecord) -> IterRecord:

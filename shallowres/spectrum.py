@@ -9,7 +9,7 @@ import numpy as np
 
 from .budget import DENSE_SPECTRUM_MAX_COLS
 from .interrupt import checkpoint
-from .linear import B_rank_deficient, gram_apply, gram_matrix, normal_matrix
+from .linear import gram_apply, gram_matrix, normal_matrix, numerically_singular, rank_loss
 from .lsq import PopulationPreconditioner
 
 SIGMA_MIN_RTOL = 1e-2     # default relative accuracy of the matrix-free sigma_min^2
@@ -33,15 +33,18 @@ def extreme_singular_values(X: np.ndarray, S: np.ndarray, method: str = "auto",
     gives sigma_min to ~0.1%). The value returned is a Ritz value, an upper bound;
     near n ~ d^2 the iteration can stall far above sigma_min (measured +9% to +88% in
     sigma_min^2 at d = 41..60, n ~ d^2), which is why ``auto`` stays dense up to d = 50.
-    sigma_min = 0 exactly when :func:`B_rank_deficient` (n < d^2, a neuron active on
-    fewer than d samples, dependent mask columns): B has a null space.
+    sigma_min = 0 exactly when B has a null space: a structural rank loss of
+    :func:`~shallowres.linear.rank_loss` (n < d^2, a zero or dependent feature of X, a
+    neuron active on fewer than d samples, dependent mask columns), or, dense, an
+    eigenvalue of B^T B at most ``linear.RANK_RTOL`` times the largest (sigma_min <=
+    1e-6 sigma_max: the rounding of B^T B cannot tell it from 0).
     """
     n, d = X.shape
-    singular = B_rank_deficient(S)
+    singular = rank_loss(S, X, exact=False).deficient
     if method == "dense" or (method == "auto" and min(n, d * d) <= DENSE_SPECTRUM_MAX_COLS):
         G = gram_matrix(X, S) if n < d * d else normal_matrix(X, S, lower_only=True)
         ev = np.linalg.eigvalsh(G, UPLO="L") / n
-        lo = 0.0 if singular else max(ev[0], 0.0)
+        lo = 0.0 if singular or numerically_singular(ev) else max(ev[0], 0.0)
         return float(np.sqrt(lo)), float(np.sqrt(max(ev[-1], 0.0)))
     A = lambda W: gram_apply(X, S, W) / n
     hi = _lobpcg(A, _spike_start(X, S), largest=True)

@@ -11,8 +11,10 @@ B^t depends only on the activation pattern (the masks) and the batch, so:
   a quarter of the rows changed;
 - otherwise each new pattern goes to ``spectrum.extreme_singular_values``.
 
-sigma_min = 0 exactly when ``linear.B_rank_deficient`` says B has a null space, as in
-``extreme_singular_values``; a freshly assembled B^T B gives bit for bit its numbers.
+sigma_min = 0 exactly when B has a null space (a structural rank loss of
+``linear.rank_loss``, or the smallest eigenvalue at most ``linear.RANK_RTOL`` times the
+largest), as in ``extreme_singular_values``; a freshly assembled B^T B gives bit for bit
+its numbers.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import hashlib
 import numpy as np
 
 from .budget import DENSE_SPECTRUM_MAX_COLS
-from .linear import B_rank_deficient, add_normal_rows, normal_matrix
+from .linear import add_normal_rows, normal_matrix, numerically_singular, rank_loss
 from .spectrum import extreme_singular_values
 
 REBUILD_EVERY = 64
@@ -58,7 +60,7 @@ class SpectrumTracker:
         if n >= d * d and d * d <= DENSE_SPECTRUM_MAX_COLS:
             G = self._normal(X, S, batch)
             ev = np.linalg.eigvalsh(G, UPLO="L") / n
-            lo = 0.0 if B_rank_deficient(S) else max(ev[0], 0.0)
+            lo = 0.0 if rank_loss(S, X, exact=False).deficient or numerically_singular(ev) else max(ev[0], 0.0)
             out = float(np.sqrt(lo)), float(np.sqrt(max(ev[-1], 0.0)))
         else:
             out = extreme_singular_values(X, S)

@@ -44,7 +44,7 @@ import numpy as np
 
 from .budget import DENSE_SPECTRUM_MAX_COLS
 from .ladder import FLOOR, Rung, constant_rung, count_ratio, iterations_superlinear, iterations_to
-from .linear import masks, signed_masks
+from .linear import masks, rank_loss, signed_masks
 from .lsq import solve_am_step
 from .population import kappa_population, population_spectrum, rho3_population
 from .problem import Problem, initial_point
@@ -214,6 +214,9 @@ class Theory:
     rho_am_inf: float | None = None
     rungs: tuple[Rung, ...] = field(default=(), repr=False)
     reasons: dict[str, str] = field(default_factory=dict, repr=False)
+    # why B (at W) and B* (at W*) lack full rank, when they do (linear.rank_loss)
+    rank_causes: tuple[str, ...] = ()
+    rank_causes_star: tuple[str, ...] = ()
 
     @property
     def lam(self) -> float:
@@ -242,12 +245,9 @@ class Theory:
         if self.sigma_max == 0:
             c.append("B = 0: no ReLU is active on any training sample at this point, so the "
                      "gradient vanishes and AM's least-squares problem is empty")
-        elif self.n < self.d * self.d:
-            c.append(f"n = {self.n} < d^2 = {self.d * self.d}, so B has a null space and "
-                     "sigma_min = 0 (kappa is infinite)")
         elif self.sigma_min == 0:
-            c.append("B has a null space here (a neuron active on fewer than d samples, or dependent "
-                     "activation patterns), so sigma_min = 0")
+            c.extend(f"{why}; so sigma_min = 0 (kappa is infinite)" for why in self.rank_causes or (
+                "B has a null space here",))
         elif self.kappa > 10:
             lim = (f"; more samples bring it down only towards kappa_inf = {self.kappa_inf:.3g} "
                    "(the n -> infinity value), not towards 1" if self.kappa_inf is not None else "")
@@ -293,6 +293,13 @@ def _generic_reason(key: str, th: Theory) -> str:
     return "not defined at these settings"
 
 
+def _rank_causes(X: np.ndarray, S: np.ndarray) -> tuple[str, ...]:
+    """Why B (from X and signed masks S) has a null space, in words (linear.rank_loss)."""
+    return rank_loss(S, X).causes or (
+        "B's smallest singular value is at most 1e-6 times its largest although no feature, neuron or "
+        "pattern explains it alone (the activation patterns overlap)",)
+
+
 def _eta_value(eta, X: np.ndarray, S: np.ndarray, lo: float, hi: float) -> tuple[float, str]:
     """The step GD uses from this start, computed exactly as ``solvers.iterate`` does."""
     kind, value = parse_eta(eta)
@@ -300,6 +307,8 @@ def _eta_value(eta, X: np.ndarray, S: np.ndarray, lo: float, hi: float) -> tuple
         return value, f"{value:g}"
     if hi == 0:
         base = 1.0
+    elif lo == 0:
+        base = 1.0 / (hi * hi)               # B rank deficient: as theory_eta, mid stable range
     elif min(X.shape[0], X.shape[1] ** 2) <= DENSE_SPECTRUM_MAX_COLS:
         base = 2.0 / (lo * lo + hi * hi)     # the dense spectrum: the same numbers theory_eta gets
     else:
@@ -343,11 +352,11 @@ def _theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "ident
     gd_tight, am_tight = tight_rates(eta_value, lo, hi, r3.norm_of_sum)
     rel0 = float(np.linalg.norm(W - problem.W_star)) / problem.scale
     reasons: dict[str, str] = {}
+    rank_causes = _rank_causes(X, S) if lo == 0 and hi > 0 else ()
     if math.isinf(kappa):
         reasons["kappa"] = ("B = 0 (no ReLU active on any sample), so kappa is undefined" if hi == 0 else
-                            "sigma_min = 0: B has a null space (n < d^2, or a neuron active on fewer than d "
-                            "samples, or dependent activation patterns), so kappa is infinite; kappa is a "
-                            "condition number, not a bound")
+                            "sigma_min = 0 because B has a null space: " + "; ".join(rank_causes)
+                            + ". So kappa is infinite; kappa is a condition number, not a bound")
 
     paper = constant_rung("paper", "(a) paper's bounds (4)-(5)",
                           "Lemmas 1-2 as written: sum_q ||E_q|| <= rho_3 ||W - W*||, operator norms, "
@@ -362,6 +371,7 @@ def _theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "ident
     # (c) the local model near W*
     S_star = signed_masks(masks(X, U_star), v)
     lo_s, hi_s = extreme_singular_values(X, S_star)
+    rank_causes_star = _rank_causes(X, S_star) if lo_s == 0 and hi_s > 0 else ()
     kappa_star = hi_s * hi_s / (lo_s * lo_s) if lo_s > 0 else math.inf
     r_gd_local = local_gd_rate(eta_value, lo_s, hi_s)
     t_gd_local = iterations_to(r_gd_local, rel0, eps)
@@ -374,8 +384,9 @@ def _theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "ident
         t_am_local = 0.0
     elif lo_s == 0:
         t_am_local = math.inf
-        local_reasons["t_am"] = ("B* has a null space (sigma_min at W* is 0): W* is not pinned down by these "
-                                 "samples, so AM's step has many solutions and need not land on W*")
+        local_reasons["t_am"] = ("B* has a null space (sigma_min at W* is 0: " + "; ".join(rank_causes_star)
+                                 + "): W* is not pinned down by these samples, so AM's step has many solutions "
+                                 "and need not land on W*")
     elif rel1 <= FLOOR:
         am_c, t_am_local = 0.0, iterations_to(0.0, rel0, eps)
     else:
@@ -439,7 +450,8 @@ def _theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "ident
             reasons[key] = (f"{name} is infinite: " + ("B = 0 (no ReLU active on any sample)" if hi == 0 else
                                                        "sigma_min = 0 (B has a null space)"))
     if math.isinf(kappa_star):
-        reasons["kappa_star"] = "sigma_min = 0 at W*: B* has a null space (n < d^2 or too few active samples)"
+        reasons["kappa_star"] = ("sigma_min = 0 at W*: B* has a null space: " + "; ".join(rank_causes_star)
+                                 if rank_causes_star else "B* = 0 at W* (no ReLU active on any sample)")
     if am_first is None:
         reasons["am_first_factor"] = "W^0 = W*: there is no error to shrink"
     if am_c is None and "am_local_constant" not in reasons:
@@ -469,7 +481,8 @@ def _theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "ident
                   sigma_min_star=lo_s, sigma_max_star=hi_s, kappa_star=kappa_star, rho_gd_local=r_gd_local,
                   am_first_factor=am_first, am_local_constant=am_c, t_gd_local=t_gd_local,
                   t_am_local=t_am_local, t_ratio_local=ratio_local,
-                  rungs=(paper, tight, local), reasons=reasons, **pop)
+                  rungs=(paper, tight, local), reasons=reasons, rank_causes=rank_causes,
+                  rank_causes_star=rank_causes_star, **pop)
 
 
 # ----- empirical side, from run histories ---------------------------------------

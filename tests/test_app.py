@@ -150,8 +150,21 @@ def test_step_advances_exactly_one_iteration():
     assert "GD · iteration 2 ·" in status(at) and not at.exception
 
 
+LONG = {"alg": "gd", "gd_iters": "20000", "tol": "1e-15"}        # d = 20, n = 1700: seconds of GD
+
+
+def quiet(job, timeout: float = 30.0) -> None:
+    """Wait until no worker is computing ``job`` (a step under way when it was paused may still land)."""
+    from dashboard import server
+
+    deadline = time.monotonic() + timeout
+    while server.controller().place(job).running:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_double_run_step_during_run_and_run_during_step_are_safe():
-    at = app(**dict(SMALL, alg="gd", gd_iters="20000", tol="1e-15")).run()
+    at = app(**LONG).run()
     at.button(key="run_btn").click()
     at.button(key="run_btn").click().run()              # a double click
     job = at.session_state["job"]
@@ -159,6 +172,7 @@ def test_double_run_step_during_run_and_run_during_step_are_safe():
     assert at.session_state["job"] is job and job.active
     click(at, "step_btn")                               # Step while running: pauses it
     assert job.phase == "paused" and "Step" in job.why
+    quiet(job)
     t = job.runs["gd"].t
     settle(click(at, "step_btn"))
     assert job.runs["gd"].t == t + 1
@@ -186,13 +200,24 @@ def test_stop_then_run_resumes_and_reset_clears():
 
 
 def test_widget_change_stops_the_run_and_updates_the_url():
-    at = app(**dict(SMALL, alg="gd", gd_iters="20000", tol="1e-15")).run()
+    at = app(**LONG).run()
     click(at, "run_btn")
     at.slider(key="w_gamma").set_value(1.5).run()
     assert at.query_params["gamma"] == "1.5"
     job = at.session_state["job"]
     assert job.phase == "paused" and job.why == "you changed a setting"
     assert "settings changed" in texts(at, "info")
+
+
+def test_new_teacher_and_presentation_mode():
+    at = app(**SMALL).run()
+    click(at, "new_teacher_btn")
+    assert at.query_params["seed"] != "3" and at.number_input(key="w_seed").value == int(at.query_params["seed"])
+    at.checkbox(key="w_present").check().run()
+    assert at.query_params["present"] == "true"
+    big, small = payload(at)["figs"][0]["layout"], payload(app(**SMALL).run())["figs"][0]["layout"]
+    assert big["height"] > small["height"] and big["font"]["size"] > small["font"]["size"]
+    assert not at.exception
 
 
 def test_pin_overlays_the_pinned_run_and_names_the_difference():
@@ -221,16 +246,16 @@ def test_replay_and_scrubber_show_the_run_up_to_t():
 
 
 @pytest.mark.parametrize("query, bad", [
-    ({"d": "abc"}, "d='abc'"),
-    ({"n": "-5"}, "n='-5'"),
-    ({"gamma": "1e9"}, "gamma='1e9'"),
-    ({"delta": "1.5"}, "delta='1.5'"),
-    ({"alg": "sgd"}, "alg='sgd'"),
-    ({"eta": "banana"}, "eta='banana'"),
-    ({"eta": "1000x"}, "eta='1000x'"),
-    ({"tol": "nan"}, "tol='nan'"),
-    ({"resample": "maybe"}, "resample='maybe'"),
-    ({"seed": "1.5"}, "seed='1.5'"),
+    ({"d": "abc"}, "d=`abc`"),
+    ({"n": "-5"}, "n=`-5`"),
+    ({"gamma": "1e9"}, "gamma=`1e9`"),
+    ({"delta": "1.5"}, "delta=`1.5`"),
+    ({"alg": "sgd"}, "alg=`sgd`"),
+    ({"eta": "banana"}, "eta=`banana`"),
+    ({"eta": "1000x"}, "eta=`1000x`"),
+    ({"tol": "nan"}, "tol=`nan`"),
+    ({"resample": "maybe"}, "resample=`maybe`"),
+    ({"seed": "1.5"}, "seed=`1.5`"),
     ({"gama": "2"}, "`gama`"),
 ])
 def test_bad_query_parameter_warns_and_falls_back(query, bad):
@@ -366,7 +391,7 @@ def test_train_settings_carry_over_to_theory_page():
 def test_theory_page_bad_query_and_memory_guard():
     at = app("pages/1_Theory.py", eps="2", n="x").run()
     assert not at.exception
-    assert "eps='2'" in texts(at, "warning") and "n='x'" in texts(at, "warning")
+    assert "eps=`2`" in texts(at, "warning") and "n=`x`" in texts(at, "warning")
     at = app("pages/1_Theory.py", d="100", n="200000").run()
     assert not at.exception and "memory budget" in texts(at, "error")
 
@@ -394,8 +419,9 @@ def test_copy_as_code_reproduces_the_page_bit_for_bit():
     at = settle(click(app(**query).run(), "run_btn"))
     job = at.session_state["job"]
     page = {a: r.history.last.rel_err for a, r in job.runs.items()}
-    codes = [c.value for c in at.code]
-    lines, snippet = codes[0].splitlines(), codes[1]
+    link, commands, snippet = [c.value for c in at.code]
+    assert "?d=6&n=150&gamma=0.8" in link and "resample=true" in link
+    lines = commands.splitlines()
     ns: dict = {}
     exec(snippet, ns)                                   # the Python snippet
     assert {a: ns[a].rel_err for a in page} == page

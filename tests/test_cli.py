@@ -41,8 +41,8 @@ def test_run_resample_noise_eta_multiple_and_problem_file(tmp_path):
     rng = np.random.default_rng(0)
     f = tmp_path / "p.npz"
     np.savez(f, W_star=0.1 * rng.standard_normal((4, 4)), v_star=np.ones(4), X=rng.standard_normal((200, 4)))
-    p = cli("run", "--problem", str(f), "--alg", "gd", "--eta", "0.5x", "--iters", "5", "--resample",
-            "--noise", "0.1", "--json")
+    p = cli("run", "--problem", str(f), "--n", "30", "--alg", "gd", "--eta", "0.5x", "--iters", "5",
+            "--resample", "--noise", "0.1", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout.splitlines()[-1])["n_iter"] == 5
 
@@ -153,7 +153,8 @@ def test_bad_problem_file_names_the_flag(tmp_path):
     f = tmp_path / "tiny.npz"
     np.savez(f, W_star=np.zeros((1, 1)), v_star=np.ones(1), X=np.ones((5, 1)))
     p = cli("run", "--problem", str(f))
-    assert p.returncode == 2 and "argument --problem: W_star must be a square" in p.stderr
+    assert p.returncode == 2 and "argument --problem: problem file" in p.stderr
+    assert "tiny.npz': W_star must be a square" in p.stderr
     big = tmp_path / "big.npz"
     np.savez(big, W_star=np.zeros((3, 3)), v_star=np.ones(3), X=np.zeros((400_000, 3)))
     p = cli("run", "--problem", str(big), "--memory-budget", "10")

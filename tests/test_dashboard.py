@@ -64,7 +64,7 @@ def test_eta_is_normalized(text, want):
 def test_every_bad_value_names_the_allowed_ones():
     _, warnings = parse_query({"d": "1", "init": "zeros", "eta": "0x"})
     assert len(warnings) == 3
-    assert "d='1' is not an integer in [2, 100]" in warnings[0]
+    assert "d=`1` is not an integer in [2, 100]" in warnings[0]
     assert "identity, random, delta" in warnings[1]
     assert "using the default eta=theory" in warnings[2]
 

@@ -10,6 +10,7 @@ benchmarks/run.py.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import tracemalloc
 
@@ -28,7 +29,7 @@ from shallowres.budget import (
 )
 from shallowres.linear import B_rank_deficient, gram_apply, masks, normal_matrix, signed_masks, vec
 from shallowres.lsq import PopulationPreconditioner, solve_am_step
-from shallowres.problem import problem_bytes
+from shallowres.problem import problem_bytes, relu_output
 from shallowres.spectrum import extreme_singular_values
 from shallowres.validation import MB
 from tests.reference import B_from_slides, vec_cols
@@ -200,7 +201,9 @@ def test_gd_iterates_equal_dense_B_products_for_any_v():
     rng = np.random.default_rng(3)
     d, n = 6, 150
     v = np.array([1.0, -1.0, 2.5, -0.5, 1.0, -3.0])
-    p = problem_from_arrays(0.3 * rng.standard_normal((d, d)) / d, v, rng.standard_normal((n, d)) / np.sqrt(n))
+    p = problem_from_arrays(0.3 * rng.standard_normal((d, d)) / d, np.sign(v), rng.standard_normal((n, d)) / np.sqrt(n))
+    # the public constructors accept only v* in {+1, -1}; the operator identity holds for any v
+    p = dataclasses.replace(p, v_star=v, y=relu_output(p.X, p.U_star, v), y_test=relu_output(p.X_test, p.U_star, v))
     eta = 0.5
     W = np.zeros((d, d))
     for rec in itertools.islice(gd(p, eta=eta, keep_W=True), 30):

@@ -15,11 +15,16 @@ def test_wheel_installs_the_library_and_its_console_command(tmp_path):
     """Build a wheel, install it into a fresh virtual environment (its runtime dependencies come
     from the package index, or pip's cache), and run the ``shallowres`` command it installs."""
     import json
+    import shutil
     import venv
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(root)],
+    src = tmp_path / "src"                          # build from a copy: setuptools writes build/ beside the source
+    shutil.copytree(root / "shallowres", src / "shallowres", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(src)],
                    check=True, capture_output=True, text=True)
     (wheel,) = (tmp_path / "dist").glob("shallowres-*.whl")
     env_dir = tmp_path / "env"

@@ -146,7 +146,10 @@ def test_bad_link_values_warn_and_fall_back_good_ones_do_not():
     at = page({"d": "500", "trials": "99999", "gamma": "abc", "eta": "fast", "grid": "paper"})
     assert not at.exception
     warning = " ".join(w.value for w in at.warning)
-    for k in ("d='500'", "trials='99999'", "gamma='abc'", "eta='fast'"):
+    for k in ("d=`500`", "trials=`99999`", "gamma=`abc`", "eta=`fast`"):
         assert k in warning
     assert "grid=" not in warning
     assert not page({"alg": ["GD", "AM"], "threshold": "0.05", "grid": "fine", "eta": "theory"}).warning
+    # as on the Train page: a repeated value counts by its last, an unknown key warns
+    assert not page({"d": ["5", "6"]}).warning
+    assert "Unknown URL parameter `colour` was ignored" in " ".join(w.value for w in page({"colour": "red"}).warning)

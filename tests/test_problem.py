@@ -81,9 +81,9 @@ def test_bring_your_own_validation(args, match):
 
 
 def test_load_problem_errors(tmp_path):
-    with pytest.raises(ValueError, match="readable .npz"):
+    with pytest.raises(ValueError, match="missing.npz' cannot be read"):
         load_problem(str(tmp_path / "missing.npz"))
     f = tmp_path / "bad.npz"
     np.savez(f, W_star=np.zeros((3, 3)))
-    with pytest.raises(ValueError, match=r"lacks \['v_star', 'X'\]"):
+    with pytest.raises(ValueError, match="it lacks v_star, X"):
         load_problem(str(f))
