@@ -18,7 +18,7 @@ import streamlit as st
 
 from shallowres import initial_point, make_problem
 
-from . import state
+from . import glossary, state
 from .state import FIELDS, fmt, normalize_eta, parse_value
 
 
@@ -214,9 +214,7 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
                                    help="Identity: start at the plain skip connection (Assumption 1). "
                                         "δ-ball: start exactly at Theorem 1's distance δ.")
         new["delta"] = st.slider("δ: allowed start distance (Theorem 1)", 0.01, 0.99, settings["delta"], step=0.01,
-                                 key=wkey("delta"),
-                                 help="Theorem 1 needs ‖W⁰ − W*‖_F ≤ δ‖W* + I‖_F with 0 < δ < 1; "
-                                      "it also sets the Assumption-1 bound δ√d/(1 + δ).")
+                                 key=wkey("delta"), help=glossary.help_text("delta"))
         new["resample"] = st.checkbox("Fresh samples every iteration", settings["resample"], key=wkey("resample"),
                                       help="Draw a new batch of n samples at each step, as the "
                                            "theory assumes (Lemmas 1 and 2).")

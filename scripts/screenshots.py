@@ -6,8 +6,10 @@ Starts ``streamlit run app.py`` on a free loopback port, opens each page in head
 Chromium (Debian's), presses Run where there is one, waits for the charts, and saves
 ``train.png``, ``train-midrun.png`` (slow motion, 4 s after Run), ``theory.png`` (the
 paper's setting), ``theory-bounds-hold.png`` (the "Bounds hold" preset), ``theory-steps.png``
-and ``theory-bounds-hold-steps.png`` (the per-step charts) and ``phase.png`` if
-pages/2_Phase_transition.py exists, at the first size; other sizes get a ``-WxH`` suffix.
+and ``theory-bounds-hold-steps.png`` (the per-step charts), ``phase.png`` if
+pages/2_Phase_transition.py exists, and the Lesson's views (``lesson*.png``: step 1, the
+landscape, masks, network and baselines of step 2, steps 3, 4 and 8), at the first size;
+other sizes get a ``-WxH`` suffix.
 """
 from __future__ import annotations
 
@@ -30,6 +32,12 @@ LIVE = ".sr-live-grid .js-plotly-plot"          # the Train page's live charts
 DONE = "[data-testid='stDownloadButton']"       # ... drawn once its run has ended
 if (ROOT / "pages" / "2_Phase_transition.py").exists():
     PAGES.append(("phase", "Phase_transition", True))
+PAGES += [("lesson", "Lesson", False), ("lesson-landscape", "Lesson?step=2", False, "AM iteration t"),
+          ("lesson-masks", "Lesson?step=2", False, "The loss on a"),
+          ("lesson-network", "Lesson?step=2", False, "The network at t"),
+          ("lesson-baselines", "Lesson?step=2", False, "Relative error against iterations"),
+          ("lesson-stall", "Lesson?step=3", False), ("lesson-weights", "Lesson?step=4", False, "Weights at t"),
+          ("lesson-phase", "Lesson?step=8", False)]
 
 
 def shoot(browser, url: str, name: str, path: str, press_run: bool, size: tuple[int, int],

@@ -61,8 +61,9 @@ def iteration_bytes(n: int, d: int) -> int:
 
 def run_bytes(n: int, d: int, alg: str, path: str | None, iters: int, keep_W: bool,
               resample: bool, n_test: int = N_TEST) -> int:
-    """Working set of ``run``: problem + iteration + solver path (AM) or the
-    spectrum for eta (GD) + history."""
+    """Working set of ``run``: problem + iteration + solver path (AM; "inexact" is the
+    CG path's) or the spectrum for eta (GD, SGD; counted for Adam too) + mini-batches
+    (SGD, Adam) + history."""
     total = problem_bytes(n, d, n_test) + iteration_bytes(n, d)
     if resample:
         total += 8 * n * (d + 1)
@@ -70,8 +71,16 @@ def run_bytes(n: int, d: int, alg: str, path: str | None, iters: int, keep_W: bo
         total += path_bytes(path, n, d)
     else:
         total += spectrum_bytes(n, d)
+    if alg in ("sgd", "adam"):
+        total += minibatch_bytes(n, d)
     per_record = 8 * (16 + d) + (8 * d * d if keep_W else 0)
     return total + per_record * (iters + 1)
+
+
+def minibatch_bytes(n: int, d: int) -> int:
+    """SGD and Adam (``baselines``): one mini-batch's rows of X, X_S U and the masked residual
+    (at most n rows), the epoch's permutation, Adam's two moment matrices and W's copy."""
+    return 8 * (3 * n * d + n + 3 * d * d)
 
 
 def spectrum_bytes(n: int, d: int) -> int:

@@ -11,6 +11,7 @@ import math
 import os
 import sys
 
+from .baselines import DEFAULT_BATCH, default_iters, label
 from .ladder import measured_rung
 from .problem import ProblemFileError, load_problem, make_problem
 from .solvers import DEFAULT_TOL, IterRecord, run
@@ -73,14 +74,22 @@ def build_parser() -> Parser:
                     description="Learn a shallow ReLU residual network y = relu(X(W* + I)) v* "
                                 "by gradient descent (GD) or alternating minimization (AM).")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    r = sub.add_parser("run", help="run GD or AM and print every iteration")
+    r = sub.add_parser("run", help="run GD, AM or a baseline (SGD, Adam, inexact AM) and print every iteration")
     _add_problem_args(r)
-    r.add_argument("--alg", default="gd", help="gd | am")
-    r.add_argument("--iters", type=int, default=None, help="maximum iterations (default: GD 3000, AM 50)")
+    r.add_argument("--alg", default="gd", help="gd | am | sgd | adam (SGD and Adam: one iteration = one epoch)")
+    r.add_argument("--iters", type=int, default=None,
+                   help="maximum iterations (default: GD 3000, AM 50, SGD and Adam 1000 epochs, "
+                        "inexact AM 50 + 400/K)")
     r.add_argument("--tol", type=float, default=DEFAULT_TOL, help="stop when rel_err < tol")
     r.add_argument("--eta", default="theory", help="GD step: theory | K x theory as 'Kx' | a number")
     r.add_argument("--am-solver", dest="am_solver", default="auto",
                    help="auto | cholesky | gram | cg | lsqr | dense")
+    r.add_argument("--am-inner", dest="am_inner", type=int, default=None, metavar="K",
+                   help="inexact AM: K CG iterations per step instead of the exact solve (with --alg am)")
+    r.add_argument("--batch-size", dest="batch_size", type=int, default=DEFAULT_BATCH,
+                   help=f"SGD, Adam: samples per mini-batch (default {DEFAULT_BATCH})")
+    r.add_argument("--lr-decay", dest="lr_decay", type=float, default=0.0,
+                   help="SGD, Adam: step eta / (1 + lr_decay * epoch) (default 0: constant)")
     r.add_argument("--every", type=int, default=None, help="table: print every K-th iteration")
     t = sub.add_parser("theory", help="the paper's theory quantities at the initial point; with --path, "
                                       "at every iterate of GD and AM runs")
@@ -129,7 +138,7 @@ def cmd_run(a, out) -> int:
 
     def show(rec: IterRecord):
         if rec.t == 0 and not a.json:   # after validation: nothing is printed for bad arguments
-            out.write(f"{a.alg.upper()} on d = {problem.d}, n = {problem.n}, "
+            out.write(f"{label(a.alg.lower(), a.am_inner)} on d = {problem.d}, n = {problem.n}, "
                       f"||W*||_F = {problem.gamma:.3g}, init = {a.init}"
                       f"{', fresh samples' if a.resample else ''}\n{_table_header()}\n")
         if a.json:
@@ -141,12 +150,13 @@ def cmd_run(a, out) -> int:
 
     iters = a.iters
     if stride[0] is None:
-        stride[0] = max(1, (iters or (3000 if a.alg == "gd" else 50)) // 30)
+        stride[0] = max(1, (iters or default_iters(a.alg, a.am_inner)) // 30)
     elif stride[0] < 1:
         raise ValueError(f"every must be an integer >= 1; got {a.every}")
     res = run(problem, a.alg, init=a.init, delta=a.delta, eta=a.eta, resample=a.resample,
               iters=iters, tol=a.tol, am_solver=a.am_solver,
-              memory_budget=_budget(a), callback=show)
+              memory_budget=_budget(a), callback=show, am_inner=a.am_inner, batch_size=a.batch_size,
+              lr_decay=a.lr_decay)
     last = res.records[-1]
     if a.json:
         summary = {k: _json_safe(v) for k, v in res.summary().items()}

@@ -1,4 +1,5 @@
 """GD, eq. (1), and AM, eqs. (2)-(3), as iterators of per-iteration records.
+(Table I's baselines, SGD and Adam, and inexact AM take their steps from ``baselines``.)
 
     GD: vec(W^{t+1}) = vec(W^t) + (eta/n) B^{tT} (y - B^t vec(W^t + I))          (1)
     AM: B^t from the masks at W^t                                                (2)
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .baselines import BASELINES, DEFAULT_BATCH, check_alg, default_iters, make_step, monitor_for
 from .budget import choose_am_path, run_bytes
 from .interrupt import Cancelled, cancellable, checkpoint
 from .linear import B_rmatvec, signed_masks
@@ -26,7 +28,7 @@ from .spectrum import extreme_singular_values
 from .threads import blas_limit
 from .validation import GB, check, check_memory
 
-DEFAULT_ITERS = {"gd": 3000, "am": 50}
+DEFAULT_ITERS = {"gd": 3000, "am": 50, "sgd": 1000, "adam": 1000}   # SGD, Adam: epochs
 DEFAULT_TOL = 1e-8
 DIVERGENCE_FACTOR = 1e6
 GREW_FACTOR = 2.0     # a run "grew" when its last error is more than this times its best
@@ -119,16 +121,20 @@ class _Batch:
 
 
 def plan_run(n: int, d: int, alg: str, *, iters: int = 0, keep_W: bool = False,
-             resample: bool = False, am_solver: str = "auto", memory_budget: int = GB) -> str | None:
+             resample: bool = False, am_solver: str = "auto", memory_budget: int = GB,
+             am_inner: int | None = None) -> str | None:
     """Check that a run fits the memory budget before anything is allocated.
 
-    Returns AM's solver path (None for GD); raises MemoryBudgetError with a
-    message naming the configuration, or ValueError for a bad parameter.
+    Returns AM's solver path (None for GD, SGD and Adam; "inexact" with ``am_inner``);
+    raises MemoryBudgetError with a message naming the configuration, or ValueError
+    for a bad parameter.
     """
-    alg, am_solver = check("alg", alg), check("am_solver", am_solver)
+    alg, am_solver = check_alg(alg), check("am_solver", am_solver)
     memory_budget = check("memory_budget", memory_budget)
     path = None
-    if alg == "am":
+    if alg == "am" and am_inner is not None:
+        path = "inexact"
+    elif alg == "am":
         path = choose_am_path(n, d, memory_budget) if am_solver == "auto" else am_solver
     what = (f"{iters} iterations of " if iters else "") + f"{alg.upper()} with n = {n}, d = {d}"
     what += (f" ({path} solver)" if path else "") + (" keeping every W^t" if keep_W else "")
@@ -139,11 +145,14 @@ def plan_run(n: int, d: int, alg: str, *, iters: int = 0, keep_W: bool = False,
 def iterate(problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
             init: str = "identity", delta: float = 0.8, eta="theory",
             resample: bool = False, keep_W: bool = False, am_solver: str = "auto",
-            memory_budget: int = GB) -> Iterator[IterRecord]:
-    """Yield records for t = 0, 1, 2, ... of GD (eq. 1) or AM (eqs. 2-3). Endless:
+            memory_budget: int = GB, am_inner: int | None = None, batch_size: int = DEFAULT_BATCH,
+            lr_decay: float = 0.0) -> Iterator[IterRecord]:
+    """Yield records for t = 0, 1, 2, ... of GD (eq. 1) or AM (eqs. 2-3) (or a baseline:
+    ``alg`` "sgd" / "adam", ``am_inner``; see :mod:`shallowres.baselines`). Endless:
     stop by leaving the loop, or use :func:`run`. A thin loop over :class:`Stepper`."""
     stepper = Stepper(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
-                      keep_W=keep_W, am_solver=am_solver, memory_budget=memory_budget)
+                      keep_W=keep_W, am_solver=am_solver, memory_budget=memory_budget, am_inner=am_inner,
+                      batch_size=batch_size, lr_decay=lr_decay)
     return _records(stepper)
 
 
@@ -170,17 +179,24 @@ class Stepper:
     numbers as the uninterrupted run, bit for bit for GD (AM's cached B^T B is
     rebuilt, so its iterates agree to rounding).
 
+    The baselines (``alg`` "sgd" or "adam": one record per epoch of mini-batches of
+    ``batch_size``, step eta / (1 + lr_decay t); ``alg`` "am" with ``am_inner`` = K: K CG
+    iterations per step) take their steps from :func:`shallowres.baselines.make_step`.
+
     Raises ValueError (MemoryBudgetError) for a bad parameter or a run past the budget.
     """
 
     def __init__(self, problem: Problem, alg: str = "gd", W0: np.ndarray | None = None, *,
                  init: str = "identity", delta: float = 0.8, eta="theory", resample: bool = False,
                  keep_W: bool = False, am_solver: str = "auto", memory_budget: int = GB, t0: int = 0,
-                 seconds0: float = 0.0):
+                 seconds0: float = 0.0, am_inner: int | None = None, batch_size: int = DEFAULT_BATCH,
+                 lr_decay: float = 0.0):
         init, delta = check("init", init), check("delta", delta)
         self.path = plan_run(problem.n, problem.d, alg, resample=resample, am_solver=am_solver,
-                             memory_budget=memory_budget)
-        self.alg = check("alg", alg)
+                             memory_budget=memory_budget, am_inner=am_inner)
+        self.alg = check_alg(alg)
+        self._baseline = make_step(self.alg, problem, eta=eta, batch_size=batch_size, lr_decay=lr_decay,
+                                   am_inner=am_inner)
         kind, value = parse_eta(eta) if self.alg == "gd" else ("fixed", 1.0)
         self.eta_kind, self.eta_value = kind, value
         self.eta: float | None = value if kind == "fixed" and self.alg == "gd" else None
@@ -217,7 +233,10 @@ class Stepper:
             with cancellable(cancel), np.errstate(over="ignore", invalid="ignore"), self._limit():
                 checkpoint()
                 S = signed_masks(self._M, self.problem.v_star)
-                if self.alg == "gd":
+                if self._baseline is not None:
+                    W, info = self._baseline(self.W, self._batch.X, self._batch.y, S, self.t)
+                    self.eta = self._baseline.eta
+                elif self.alg == "gd":
                     if self.eta is None:
                         method = "dense" if min(self.problem.n, self.problem.d ** 2) <= ETA_DENSE_MAX_COLS \
                             else "matrix_free"
@@ -470,8 +489,10 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
         delta: float = 0.8, eta="theory", resample: bool = False, iters: int | None = None,
         tol: float = DEFAULT_TOL, keep_W: bool = False, am_solver: str = "auto",
         memory_budget: int = GB, stall_window: int | str | None = "auto",
-        callback: Callable[[IterRecord], bool | None] | None = None) -> RunResult:
-    """Run GD or AM until converged, fixed point, stalled, diverged or ``iters`` steps.
+        callback: Callable[[IterRecord], bool | None] | None = None, am_inner: int | None = None,
+        batch_size: int = DEFAULT_BATCH, lr_decay: float = 0.0) -> RunResult:
+    """Run GD or AM (or a baseline: ``alg`` "sgd" / "adam", ``am_inner``; see
+    :mod:`shallowres.baselines`) until converged, fixed point, stalled, diverged or ``iters`` steps.
 
     ``stall_window``: the "stalled" stop of :class:`Monitor` (no 1% progress of the best
     error over a window of w iterations, from t = 2w): "auto" uses ``Monitor.STALL_WINDOW``
@@ -483,18 +504,20 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
     Raises ValueError for a bad parameter (also when ``resample`` needs more fresh rows
     than a user's X holds), MemoryBudgetError past ``memory_budget``.
     """
-    alg = check("alg", alg)
-    iters = check("iters", DEFAULT_ITERS[alg] if iters is None else iters)
+    alg = check_alg(alg)
+    inexact = alg == "am" and am_inner is not None
+    iters = check("iters", default_iters(alg, am_inner) if iters is None else iters)
     tol = check("tol", tol)
     if stall_window == "auto":
-        stall_window = Monitor.STALL_WINDOW[alg]
+        stall_window = Monitor.STALL_WINDOW["am" if alg == "am" and not inexact else "gd"]
     path = plan_run(problem.n, problem.d, alg, iters=iters, keep_W=keep_W, resample=resample,
-                    am_solver=am_solver, memory_budget=memory_budget)
+                    am_solver=am_solver, memory_budget=memory_budget, am_inner=am_inner)
     if resample:
         problem.check_batches(iters)
     stepper = Stepper(problem, alg, W0, init=init, delta=delta, eta=eta, resample=resample,
-                      keep_W=True, am_solver=am_solver, memory_budget=memory_budget)
-    monitor = Monitor(alg, iters, tol, resample, stall_window=stall_window)
+                      keep_W=True, am_solver=am_solver, memory_budget=memory_budget, am_inner=am_inner,
+                      batch_size=batch_size, lr_decay=lr_decay)
+    monitor = monitor_for(alg, iters, tol, resample, am_inner, stall_window=stall_window)
     records: list[IterRecord] = []
     W_last = W_best = None
     for rec in _records(stepper):
@@ -508,6 +531,10 @@ def run(problem: Problem, alg: str = "gd", W0=None, *, init: str = "identity",
             break
     config = dict(problem.config, alg=alg, init=init if W0 is None else "given", delta=delta,
                   eta=eta, resample=resample, iters=iters, tol=tol, am_solver=path)
+    if inexact:
+        config["am_inner"] = am_inner
+    elif alg in BASELINES:
+        config.update(batch_size=batch_size, lr_decay=lr_decay)
     message = monitor.message(reason, rec)
     if alg == "gd" and reason == "fixed_point":
         message = _gd_stuck_message(stepper, rec) or message

@@ -73,6 +73,10 @@ CONSTRAINTS: dict[str, Interval | OneOf] = {
     "eps": Interval(0, 1, low_open=True, high_open=True),
     "memory_budget": Interval(10 * MB, 1024 * GB, integer=True),
     "alg": OneOf(("gd", "am")),
+    "run_alg": OneOf(("gd", "am", "sgd", "adam")),      # alg of run/iterate/Stepper: with Table I's baselines
+    "am_inner": Interval(1, 10**4, integer=True),       # inexact AM: CG iterations per step
+    "batch_size": Interval(1, 10**6, integer=True),     # SGD, Adam: samples per mini-batch
+    "lr_decay": Interval(0, 100),                       # SGD, Adam: eta_t = eta / (1 + lr_decay t)
     "init": OneOf(("identity", "random", "delta")),
     "w_star": OneOf(("balanced", "gaussian")),
     "am_solver": OneOf(("auto", "cholesky", "gram", "cg", "lsqr", "dense")),

@@ -111,7 +111,7 @@ def test_theory_table_edge_cases_say_the_right_words():
     (["run", "--d", "500"], "--d"),
     (["run", "--n", "0"], "--n"),
     (["run", "--delta", "1.5", "--init", "delta"], "--delta"),
-    (["run", "--alg", "sgd"], "--alg"),
+    (["run", "--alg", "lbfgs"], "--alg"),
     (["run", "--init", "zeros"], "--init"),
     (["run", "--eta", "-3"], "--eta"),
     (["run", "--eta", "fast"], "--eta"),

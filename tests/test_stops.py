@@ -76,4 +76,4 @@ def test_closed_pipe_is_quiet_with_status_0():
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
-    assert err == "" and b"GD on d = 10" in head[0]
+    assert err == "" and b"Gradient descent on d = 10" in head[0]

@@ -26,7 +26,7 @@ P = make_problem(d=4, n=30, seed=0)
     (lambda: initial_point(P, "zeros"), "init must be one of 'identity', 'random', 'delta'; got 'zeros'"),
     (lambda: initial_point(P, "delta", delta=1.0), "delta must be a float in (0, 1); got 1.0"),
     (lambda: initial_point(P, "delta", delta=0), "delta must be a float in (0, 1); got 0"),
-    (lambda: run(P, "sgd"), "alg must be one of 'gd', 'am'; got 'sgd'"),
+    (lambda: run(P, "lbfgs"), "alg must be one of 'gd', 'am', 'sgd', 'adam'; got 'lbfgs'"),
     (lambda: run(P, "gd", eta=0), "eta must be a float in (0, 10^12]; got 0"),
     (lambda: run(P, "gd", eta=-1.0), "eta must be a float in (0, 10^12]; got -1.0"),
     (lambda: run(P, "gd", eta="0x"), "eta_scale must be a float in (0, 100]; got 0.0"),
