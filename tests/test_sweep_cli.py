@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -71,8 +72,7 @@ def test_dask_local_cluster_from_the_command_line():
     (["--gamma", "-1"], "--gamma", "gamma must be a float in [0, 100]; got -1"),
     (["--threshold", "2"], "--threshold", "threshold must be a float in (0, 1]"),
     (["--executor", "gpu"], "--executor", "executor must be one of 'serial', 'processes', 'dask'"),
-    (["--paper", "--n", "100"], "--n", "cannot be combined with --paper"),
-    (["--paper", "--trials", "3"], "--trials", "cannot be combined with --paper"),
+    (["--paper", "--map", "d"], "--map", "cannot be combined with --paper"),
     (["--csv", "x.csv", "--json"], "--json", "not allowed with argument --csv"),
     (["--trials", "many"], "--trials", "invalid int value"),
     (["--executor", "serial", "--scheduler", "local"], "scheduler", "only used with --executor dask"),
@@ -98,6 +98,16 @@ def test_paper_flag_is_the_papers_setup():
     assert (spec.d, spec.gamma, spec.n, spec.trials) == ((20,), (2.0,), PAPER_N, 10)
     assert (spec.algs, spec.inits, spec.threshold) == (("gd", "am"), ("identity", "random"), 0.01)
     assert spec_from_args(build_parser().parse_args(["sweep"])) == spec
+
+
+@pytest.mark.parametrize("flags,changed", [
+    (["--alg", "am"], {"algs": ("am",)}),
+    (["--trials", "3", "--n", "700,1700"], {"trials": 3, "n": (700, 1700)}),
+    (["--d", "10", "--init", "identity"], {"d": (10,), "inits": ("identity",)}),
+])
+def test_paper_is_a_set_of_defaults_other_flags_override(flags, changed):
+    spec = spec_from_args(build_parser().parse_args(["sweep", "--paper", *flags]))
+    assert spec == replace(SweepSpec(), **changed)
 
 
 def test_parse_list():
