@@ -8,7 +8,8 @@ hold memory and when it may compute:
   the sum stays within ``Limits.memory``. A job larger than the whole budget is
   refused (:class:`Refused`); one that does not fit now waits in a FIFO queue. A
   light job (at most ``Limits.light`` of the budget) may pass a heavy one that waits
-  for memory, so a default run is not stuck behind a d = 100 one. A paused job keeps
+  for memory, and heavy jobs together leave ``Limits.reserve`` of the budget free for
+  light ones, so a default run is not stuck behind d = 100 ones. A paused job keeps
   its memory for ``Limits.idle_ttl`` seconds, or until a queued job needs it.
 - **CPU.** At most ``Limits.workers`` jobs compute at once (default: the CPUs this
   process may use), each for a time slice of ``Limits.quantum`` seconds (one solver
@@ -110,6 +111,7 @@ class Limits:
     idle_ttl: float = 60.0          # a paused job keeps its memory this long
     grace: float = 10.0             # a job of a disconnected session is cut after this long
     light: float = 0.1              # jobs up to this fraction of ``memory`` may pass a waiting heavy one
+    reserve: float = 0.1            # heavy jobs together leave this fraction of ``memory`` to light ones
 
     ENV = {"memory": "SHALLOWRES_MEMORY_MB", "workers": "SHALLOWRES_WORKERS",
            "cpu_per_minute": "SHALLOWRES_CPU_SECONDS_PER_MINUTE", "idle_ttl": "SHALLOWRES_IDLE_TTL"}
@@ -413,10 +415,11 @@ class Controller:
         blocked = False
         for tk in list(self._queue):
             need = tk.job.bytes
-            if self._held() + need > self.limits.memory:
-                self._evict_idle(self._held() + need - self.limits.memory)
-            if self._held() + need <= self.limits.memory and (not blocked or need <= self.limits.light
-                                                               * self.limits.memory):
+            light = need <= self.limits.light * self.limits.memory
+            room = self.limits.memory * (1.0 if light else 1.0 - self.limits.reserve)
+            if self._held() + need > room:
+                self._evict_idle(self._held() + need - room)
+            if self._held() + need <= room and (not blocked or light):
                 self._queue.remove(tk)
                 tk.admitted = self._clock()
             else:

@@ -35,14 +35,19 @@ def exact_rank_bytes(n: int, d: int) -> int:
     minimum-norm solve (B and lstsq's copies, at most lsq.DENSE_MIN_NORM_BYTES)."""
     if n * d**4 / 2 > EXACT_RANK_MACS:
         return 0
-    rank_test = 16 * d**4 + min(8 * n * d * d, CHUNK_BYTES)
+    rank_test = 16 * d**4 + chunk_bytes(n, d)
     return max(rank_test, min(24 * n * d * d, 64 * 2**20))
+
+
+def chunk_bytes(n: int, d: int) -> int:
+    """One row chunk of B (``linear.add_normal_rows``): CHUNK_BYTES, or all of B when smaller."""
+    return min(CHUNK_BYTES, 8 * n * d * d)
 
 
 def path_bytes(path: str, n: int, d: int) -> int:
     """Extra memory an AM solve takes on top of the iteration's arrays."""
     if path == "cholesky":      # cached float32 B^T B, X, S; float64 B^T B and its factor (the
-        return 20 * d**4 + 8 * n * d + CHUNK_BYTES + exact_rank_bytes(n, d)   # fallback); one row chunk of B
+        return 20 * d**4 + 8 * n * d + chunk_bytes(n, d) + exact_rank_bytes(n, d)   # fallback); one row chunk of B
     if path == "gram":          # X X^T, S S^T, their product and its factor
         return 32 * n * n
     if path == "dense":         # B, its copy inside lstsq and the SVD workspace
@@ -87,7 +92,7 @@ def spectrum_bytes(n: int, d: int) -> int:
     """Memory for the extreme singular values of B / sqrt(n)."""
     m = min(n, d * d)
     if m <= DENSE_SPECTRUM_MAX_COLS:   # B^T B (or B B^T) and eigvalsh's copy, one row chunk
-        return 16 * m * m + (CHUNK_BYTES if n >= d * d else 16 * n * n)
+        return 16 * m * m + (chunk_bytes(n, d) if n >= d * d else 16 * n * n)
     return 8 * (2 * n * d + 60 * d * d)   # LOBPCG: n x d buffers, a few d x d blocks
 
 

@@ -95,6 +95,21 @@ def test_queue_is_fifo_and_light_jobs_pass_a_heavy_one_that_waits():
     assert ctl.place(heavy3).ahead == 1
 
 
+def test_heavy_jobs_leave_room_for_light_ones():
+    """Heavy jobs fill at most (1 - reserve) of the budget: a class's d = 100 runs cannot
+    keep a default run (about 19 MB of 600) waiting (the load test saw it queued 300 s)."""
+    ctl = controller(memory_mb=600, light=0.1, reserve=0.1)
+    heavies = [FakeJob(f"h{i}", 110, steps=100) for i in range(6)]
+    for j in heavies:
+        ctl.submit(j)
+    assert ctl.stats().admitted == 4 and ctl.stats().memory_held == 440 * MB    # 5 x 110 > 540
+    defaults = [FakeJob(f"d{i}", 19) for i in range(3)]
+    for j in defaults:
+        ctl.submit(j)
+    assert all(ctl.place(j).state == "admitted" for j in defaults)               # 440 + 3 x 19 <= 600
+    assert ctl.place(heavies[-1]).state == "queued"
+
+
 def test_waiting_time_estimate_counts_the_work_ahead():
     ctl = controller(memory_mb=100, workers=2)
     running = FakeJob("r", 90, steps=10)      # 20 s left

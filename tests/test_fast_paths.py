@@ -310,11 +310,11 @@ def test_nothing_fits_raises_memory_budget_error():
         am(make_problem(d=20, n=1700), am_solver="dense", memory_budget=12 * MB)
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_estimates_bound_what_numpy_allocates(path):
+@pytest.mark.parametrize("path,d,n", [(p, 24, 400) if p in ("gram", "lsqr") else (p, 16, 600) for p in PATHS]
+                         + [("cholesky", 20, 1700)])        # the dashboard's default (one chunk of B is all of B)
+def test_estimates_bound_what_numpy_allocates(path, d, n):
     """Peak NumPy allocation of 4 AM iterations stays within run_bytes (minus the
     problem, allocated before tracing)."""
-    d, n = (24, 400) if path in ("gram", "lsqr") else (16, 600)
     p = make_problem(d=d, n=n, seed=1)
     tracemalloc.start()
     try:
@@ -325,8 +325,8 @@ def test_estimates_bound_what_numpy_allocates(path):
     assert peak <= run_bytes(n, d, "am", path, 4, False, False) - problem_bytes(n, d)
 
 
-def test_gd_estimate_bounds_its_spectrum():
-    d, n = 45, 4500     # matrix-free spectrum (d^2 > 1600)
+@pytest.mark.parametrize("d,n", [(45, 4500), (20, 1700)])   # matrix-free spectrum (d^2 > 1600); dense
+def test_gd_estimate_bounds_its_spectrum(d, n):
     p = make_problem(d=d, n=n, seed=2)
     tracemalloc.start()
     try:
