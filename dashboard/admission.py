@@ -13,7 +13,8 @@ hold memory and when it may compute:
   its memory for ``Limits.idle_ttl`` seconds, or until a queued job needs it.
 - **CPU.** At most ``Limits.workers`` jobs compute at once (default: the CPUs this
   process may use), each for a time slice of ``Limits.quantum`` seconds (one solver
-  iteration at least). The next slice goes to the job whose session used the least
+  iteration at least), plus one *express* worker that takes light jobs only: one AM
+  step at d = 100 can take tens of seconds, and a default run must not wait for it. The next slice goes to the job whose session used the least
   compute over the last minute; a session past ``Limits.cpu_per_minute`` seconds in
   the last minute waits while other sessions' jobs are waiting (work-conserving: a
   lone user is never slowed).
@@ -277,6 +278,7 @@ class Controller:
         if start:
             for i in range(self.limits.workers):
                 self._spawn(self._worker, f"shallowres-worker-{i}")
+            self._spawn(lambda: self._worker(express=True), "shallowres-express")
             self._spawn(self._reaper, "shallowres-reaper")
 
     def _spawn(self, target, name: str) -> None:
@@ -441,21 +443,26 @@ class Controller:
         self._stats.released += 1
         self._trim_due = True
 
-    def _pick(self) -> _Ticket | None:
-        ready = [t for t in self._tickets.values() if t.admitted is not None and t.wants_cpu and not t.running]
+    def _light(self, job: Job) -> bool:
+        return job.bytes <= self.limits.light * self.limits.memory
+
+    def _pick(self, express: bool = False) -> _Ticket | None:
+        ready = [t for t in self._tickets.values() if t.admitted is not None and t.wants_cpu and not t.running
+                 and (not express or self._light(t.job))]
         if not ready:
             return None
         under = [t for t in ready if self._recent(t.job.session_id) < self.limits.cpu_per_minute]
         pool = under or ready
         return min(pool, key=lambda t: (self._recent(t.job.session_id), t.admitted))
 
-    def work_once(self, wait: float = 0.0) -> bool:
-        """Run one time slice of the fairest ready job; False if none was ready (after ``wait`` s)."""
+    def work_once(self, wait: float = 0.0, express: bool = False) -> bool:
+        """Run one time slice of the fairest ready job (``express``: of the fairest light one);
+        False if none was ready (after ``wait`` s)."""
         with self._cond:
-            tk = self._pick()
+            tk = self._pick(express)
             if tk is None and wait > 0:
                 self._cond.wait(wait)
-                tk = self._pick()
+                tk = self._pick(express)
             if tk is None:
                 return False
             tk.running = True
@@ -510,10 +517,10 @@ class Controller:
         if trim:
             malloc_trim()
 
-    def _worker(self) -> None:
+    def _worker(self, express: bool = False) -> None:
         lower_priority()
         while not self._closed:
-            self.work_once(wait=1.0)
+            self.work_once(wait=1.0, express=express)
 
     def _reaper(self) -> None:
         while not self._closed:

@@ -110,6 +110,21 @@ def test_heavy_jobs_leave_room_for_light_ones():
     assert ctl.place(heavies[-1]).state == "queued"
 
 
+def test_the_express_worker_takes_light_jobs_only():
+    """Heavy jobs' slices can last an AM step (tens of seconds at d = 100): the express worker
+    never takes one, so a light job (a default run) computes while they hold every worker."""
+    log = []
+    ctl = controller(memory_mb=600, light=0.1)
+    heavy = FakeJob("h", 200, steps=5, log=log)
+    ctl.submit(heavy)
+    assert not ctl.work_once(express=True) and log == []       # nothing light to do
+    light = FakeJob("l", 19, steps=2, log=log)
+    ctl.submit(light)
+    assert ctl.work_once(express=True) and ctl.work_once(express=True)
+    assert log == ["l", "l"] and ctl.place(light).state == "none"
+    assert ctl.work_once() and log[-1] == "h"
+
+
 def test_waiting_time_estimate_counts_the_work_ahead():
     ctl = controller(memory_mb=100, workers=2)
     running = FakeJob("r", 90, steps=10)      # 20 s left
