@@ -14,8 +14,9 @@ hold memory and when it may compute:
 - **CPU.** At most ``Limits.workers`` jobs compute at once (default: the CPUs this
   process may use), each for a time slice of ``Limits.quantum`` seconds (one solver
   iteration at least), plus one *express* worker that takes light jobs only: one AM
-  step at d = 100 can take tens of seconds, and a default run must not wait for it. The next slice goes to the job whose session used the least
-  compute over the last minute; a session past ``Limits.cpu_per_minute`` seconds in
+  step at d = 100 can take tens of seconds, and a default run must not wait for it.
+  The next slice goes to the job whose session used the least compute over the last
+  minute; a session past ``Limits.cpu_per_minute`` seconds in
   the last minute waits while other sessions' jobs are waiting (work-conserving: a
   lone user is never slowed).
 - **The server first.** Worker threads run at a lower CPU priority (``WORKER_NICE``), so the
