@@ -19,8 +19,9 @@ hold memory and when it may compute:
   minute; a session past ``Limits.cpu_per_minute`` seconds in
   the last minute waits while other sessions' jobs are waiting (work-conserving: a
   lone user is never slowed).
-- **The server first.** Worker threads run at a lower CPU priority (``WORKER_NICE``), so the
-  web server and the pages' scripts are scheduled first when the CPU is short.
+- **The server first.** Worker threads (but the express one) run at a lower CPU priority
+  (``WORKER_NICE``), so the web server and the pages' scripts are scheduled first when the
+  CPU is short.
 - **Liveness.** A job whose browser session is gone for ``Limits.grace`` seconds is
   cut (``job.cut``) and its memory released; freed heap is handed back to the
   operating system (``malloc_trim``), so the server shrinks after a class leaves.
@@ -519,7 +520,8 @@ class Controller:
             malloc_trim()
 
     def _worker(self, express: bool = False) -> None:
-        lower_priority()
+        if not express:          # light jobs are short: the express worker keeps the server's priority
+            lower_priority()
         while not self._closed:
             self.work_once(wait=1.0, express=express)
 
