@@ -2,13 +2,15 @@
 import base64
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import sweep_view
+from dashboard import server, sweep_view
+from dashboard.sweep_jobs import SweepAdmissionJob
 from shallowres.sweep import DETERMINISTIC_COLUMNS, SweepSpec, rows_from_csv, run_sweep
 from shallowres.sweep_job import SweepJob
 
@@ -56,6 +58,26 @@ def table(at: AppTest):
     return at.dataframe[0].value.drop(columns="median_seconds")
 
 
+def session_job(at: AppTest):
+    return at.session_state["phase_job"] if "phase_job" in at.session_state else None
+
+
+def settle(at: AppTest, timeout: float = 120) -> AppTest:
+    """Rerun the page (as its live fragment does, run_every) until the server has finished the sweep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = session_job(at)
+        if job is None or not job.active:
+            return at.run()
+        assert time.monotonic() < deadline, "the sweep did not finish"
+        time.sleep(0.05)
+        at.run()
+
+
+def run(at: AppTest) -> AppTest:
+    return settle(at.button(key="run_btn").click().run())
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     sweep_view._stored.clear()
@@ -83,7 +105,7 @@ def test_a_cold_page_shows_the_papers_grid_precomputed_and_run_recomputes_it():
 def test_a_tiny_sweep_draws_four_curves_with_wilson_error_bars_and_an_eta():
     at = page(TINY)
     assert "16 trials" in texts(at.info)
-    at.button(key="run_btn").click().run()
+    run(at)
     assert not at.exception
     assert "All 16 trials in" in texts(at.success) and "stopped as stalled" in texts(at.success)
     fig = figure(at)
@@ -108,7 +130,7 @@ def test_a_tiny_sweep_draws_four_curves_with_wilson_error_bars_and_an_eta():
 
 def test_the_same_sweep_asked_twice_is_served_from_the_cache():
     at = page(TINY)
-    at.button(key="run_btn").click().run()
+    run(at)
     first = figure(at)
     again = page(TINY)                     # a new session asking for the same sweep: no Run needed
     assert not again.exception
@@ -152,9 +174,10 @@ def test_stop_then_run_resumes_where_it_stopped():
     assert at.button(key="run_btn").label == "Resume"
     names = [t["name"] for t in figure(at)["data"]]
     assert "GD · identity init" in names and len(at.dataframe) == 1
-    at.button(key="run_btn").click().run()
+    run(at)
     assert not at.exception and "All 16 trials in" in texts(at.success)
     assert job.done == 16                                  # the same job object carried on
+    assert "phase_job" not in at.session_state             # the finished sweep left the session
     ref = run_sweep(TINY_SPEC, "serial")
     assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]
 
@@ -166,7 +189,7 @@ def test_new_controls_reach_the_spec():
     cap = texts(at.caption)
     assert "label noise σ = 0.2/√n" in cap and "fresh batch" in cap and "δ-ball start at δ = 0.5" in cap
     assert "or when it has stalled" not in cap
-    at.button(key="run_btn").click().run()
+    run(at)
     assert not at.exception and "All 16 trials" in texts(at.success)
     spec = SweepSpec(n=(12, 60), d=(4,), gamma=(1.0,), trials=2, gd_iters=300, noise=(0.2,), resample=True,
                      inits=("identity", "delta"), delta=0.5, stall=False)
@@ -177,13 +200,88 @@ def test_new_controls_reach_the_spec():
 
 def test_local_processes_option_gives_the_serial_table():
     serial = page(TINY)
-    serial.button(key="run_btn").click().run()
+    run(serial)
     sweep_view._stored.clear()
     procs = page(TINY)
     procs.radio(key="run_on").set_value("processes").run()
     procs.button(key="run_btn").click().run()
     assert not procs.exception and "2 local processes" in texts(procs.success)
+    assert "outside the server's shared budget" in texts(procs.caption)
     assert table(procs).equals(table(serial))
+    assert len(procs.dataframe) == 1 and len(charts(procs)) == len(charts(serial))   # one phase chart
+
+
+def test_a_sweep_goes_through_the_servers_controller_and_gives_the_direct_table():
+    ctl = server.controller()
+    slices = ctl.stats().slices
+    at = page(TINY).button(key="run_btn").click().run()
+    assert not at.exception
+    job = session_job(at)
+    assert isinstance(job, SweepAdmissionJob) and job.bytes > 0
+    if job.active:                                     # (a fast machine may have finished it already)
+        assert re.search(r"Running on the server|Waiting for room", texts(at.markdown))
+        assert re.fullmatch(r"\d+ of 16 trials.*", at.get("progress")[0].proto.text)
+    settle(at)
+    assert "All 16 trials in" in texts(at.success) and "this server process" in texts(at.success)
+    assert ctl.stats().slices > slices                 # computed on the controller's workers
+    assert ctl.place(job).state == "none"              # and its memory given back
+    ref = run_sweep(TINY_SPEC, "serial")
+    assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]
+    assert list(table(at)["recovered"]) == [f"{r.successes} / {r.trials}" for r in ref.rows]
+
+
+BIGGER = {"grid": "custom", "n": "100,200,300,400", "d": "8", "gamma": "1", "trials": "10", "gd_iters": "2000"}
+BIGGER_SPEC = SweepSpec(n=(100, 200, 300, 400), d=(8,), gamma=(1.0,), trials=10, gd_iters=2000)
+
+
+def test_stop_withdraws_the_sweep_and_run_resumes_it_to_the_same_table():
+    at = page(BIGGER).button(key="run_btn").click().run()
+    job = session_job(at)
+    deadline = time.monotonic() + 60
+    while job.job.done == 0:
+        assert time.monotonic() < deadline, "no trial finished"
+        time.sleep(0.02)
+    at.button(key="stop_btn").click().run()
+    assert not job.active
+    time.sleep(0.5)                                     # the slice under way ends; no more after it
+    stopped = job.job.done
+    time.sleep(0.5)
+    assert job.job.done == stopped < BIGGER_SPEC.total, "the sweep kept computing after Stop"
+    at.run()
+    assert f"Stopped after {stopped} of {BIGGER_SPEC.total} trials" in texts(at.info)
+    assert at.button(key="run_btn").label == "Resume" and len(at.dataframe) == 1
+    run(at)
+    assert not at.exception and f"All {BIGGER_SPEC.total} trials in" in texts(at.success)
+    ref = run_sweep(BIGGER_SPEC, "serial")
+    assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]
+    assert list(table(at)["median_iters"]) == [r.median_iters for r in ref.rows]
+
+
+@pytest.fixture
+def small_server(monkeypatch):
+    """The server's controller with a 5 MB budget (SHALLOWRES_MEMORY_MB), a fresh one after."""
+    def fresh():
+        server.controller().close()
+        server.controller.clear()
+    fresh()
+    monkeypatch.setenv("SHALLOWRES_MEMORY_MB", "5")
+    yield
+    monkeypatch.delenv("SHALLOWRES_MEMORY_MB")
+    fresh()
+
+
+def test_a_sweep_bigger_than_the_servers_memory_is_refused_naming_its_size(small_server):
+    query = {"grid": "custom", "n": "5000", "d": "40", "trials": "1", "alg": "AM", "init": "identity"}
+    at = page(query).button(key="run_btn").click().run()
+    assert not at.exception and server.controller().limits.memory == 5 * 2**20
+    job = session_job(at)
+    needed = job.bytes / 2**20
+    assert needed > 5
+    msg = texts(at.error)
+    assert "This sweep is too big for this server" in msg
+    assert f"needs about {needed:,.0f} MB" in msg and "has 5 MB" in msg and "smaller n or d" in msg
+    assert not job.active and job.job.done == 0 and server.controller().place(job).state == "none"
+    assert at.button(key="run_btn").label == "Run"
 
 
 LINK_CASES = [
