@@ -396,7 +396,9 @@ def live(spec: SweepSpec) -> None:
     key = spec.key()
     runs = spec.total
     job = current_job(spec)
-    note, bar, slot = st.empty(), st.empty(), st.empty()
+    # Elements straight in the fragment, in the same order on every tick (note, bar, chart): each tick's
+    # delta replaces its predecessor in place. An st.empty() slot would first blank the chart, then refill it.
+    note = bar = slot = st
     if job is not None and job.job.finished and not job.cut_reason:
         finish(job, key)
         job = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
@@ -77,3 +78,64 @@ def test_a_link_cannot_inject_markup(open_app, app_url):
     assert "![x](http://example.invalid/val.png)" in body or "![x](http://example.invalid/val" in body
     assert page.locator("img[src*='example.invalid']").count() == 0
     assert page.locator("a[href*='example.invalid']").count() == 0
+
+
+# The phase chart (the page's first Plotly chart) and the progress line, as the browser shows them now.
+SAMPLE_JS = """() => {
+  const bar = document.querySelector("[data-testid='stProgress']");
+  const plot = document.querySelector('.js-plotly-plot');
+  let chart = false;
+  if (plot) {
+    const r = plot.getBoundingClientRect();
+    let op = 1;
+    for (let e = plot; e; e = e.parentElement) op *= parseFloat(getComputedStyle(e).opacity || '1');
+    chart = r.width > 100 && r.height > 100 && op > 0.3;
+  }
+  return {progress: bar ? bar.innerText : null, chart,
+          done: /All (\\d+) trials in/.exec(document.body.innerText)?.[1] ?? null};
+}"""
+SWEEP = dict(grid="custom", n="700,1200", d=20, gamma=2, trials=25)      # 200 trials at the paper's d
+
+
+def trials_shown(sample: dict) -> int | None:
+    if sample["done"] is not None:
+        return int(sample["done"])
+    m = re.match(r"\s*([\d,]+) of ([\d,]+) trials", sample["progress"] or "")
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def test_while_a_sweep_runs_its_progress_never_goes_back_and_the_chart_stays(open_app):
+    page = open_app("Phase_transition", **SWEEP)
+    press(page, "Run")
+    page.wait_for_selector("[data-testid='stProgress']", timeout=TIMEOUT_MS)
+    samples = []
+    deadline = time.monotonic() + 600
+    while not samples or samples[-1]["done"] is None:
+        assert time.monotonic() < deadline, "the sweep did not finish"
+        samples.append(page.evaluate(SAMPLE_JS))
+        page.wait_for_timeout(150)
+    counts = [c for c in map(trials_shown, samples) if c is not None]
+    assert counts[-1] == 200 and len(samples) > 20
+    assert all(a <= b for a, b in zip(counts, counts[1:], strict=False)), f"the trial count went back: {counts}"
+    assert len(set(counts)) >= 4, f"the progress did not grow in steps: {sorted(set(counts))}"
+    blank = [i for i, s in enumerate(samples) if not s["chart"]]
+    assert not blank, f"the chart was off screen in {len(blank)} of {len(samples)} samples (first at {blank[:5]})"
+    wait_idle(page, TIMEOUT_MS)
+    assert page.get_by_text("All 200 trials in").is_visible()
+    assert page.locator(DONE).count() == 1 and page.locator("[data-testid='stDataFrame']").count() >= 1
+    assert_no_errors(page)
+
+
+def test_two_sessions_sweeping_at_once_both_finish(open_app):
+    a = open_app("Phase_transition", grid="custom", n="100,200", d=8, gamma=1, trials=10, seed=11)
+    b = open_app("Phase_transition", grid="custom", n="100,200", d=8, gamma=1, trials=10, seed=12)
+    press(a, "Run")
+    press(b, "Run")
+    for page in (a, b):
+        page.wait_for_selector("[data-testid='stProgress']", timeout=TIMEOUT_MS)
+    for page in (a, b):
+        page.wait_for_selector("text=All 80 trials in", timeout=TIMEOUT_MS)
+        wait_idle(page, TIMEOUT_MS)
+        assert page.locator(DONE).count() == 1
+        assert "this server process" in page.inner_text("body")
+        assert_no_errors(page)
