@@ -258,19 +258,24 @@ def test_stop_withdraws_the_sweep_and_run_resumes_it_to_the_same_table():
 
 
 @pytest.fixture
-def small_server(monkeypatch):
-    """The server's controller with a 5 MB budget (SHALLOWRES_MEMORY_MB), a fresh one after."""
+def server_memory(monkeypatch):
+    """``server_memory(mb)``: the server's controller anew with an ``mb`` MB budget (SHALLOWRES_MEMORY_MB);
+    a fresh default one after the test."""
     def fresh():
         server.controller().close()
         server.controller.clear()
-    fresh()
-    monkeypatch.setenv("SHALLOWRES_MEMORY_MB", "5")
-    yield
-    monkeypatch.delenv("SHALLOWRES_MEMORY_MB")
+
+    def set_to(mb: int):
+        monkeypatch.setenv("SHALLOWRES_MEMORY_MB", str(mb))
+        fresh()
+        return server.controller()
+    yield set_to
+    monkeypatch.delenv("SHALLOWRES_MEMORY_MB", raising=False)
     fresh()
 
 
-def test_a_sweep_bigger_than_the_servers_memory_is_refused_naming_its_size(small_server):
+def test_a_sweep_bigger_than_the_servers_memory_is_refused_naming_its_size(server_memory):
+    server_memory(5)
     query = {"grid": "custom", "n": "5000", "d": "40", "trials": "1", "alg": "AM", "init": "identity"}
     at = page(query).button(key="run_btn").click().run()
     assert not at.exception and server.controller().limits.memory == 5 * 2**20
@@ -349,3 +354,43 @@ def test_shipped_map_rows_are_consistent():
         assert rows and all(r.trials == rows[0].trials >= 20 for r in rows)
         assert all(0 <= r.successes <= r.trials and r.probability == r.successes / r.trials for r in rows)
     assert set(DETERMINISTIC_COLUMNS) <= set(rows[0].as_dict())
+
+
+class Hog:
+    """A job of another session holding memory (and, while ``busy``, a worker)."""
+
+    def __init__(self, nbytes: int, session_id: str):
+        self.bytes, self.session_id, self.busy = nbytes, session_id, True
+
+    def run_slice(self, deadline: float) -> str:
+        while self.busy and time.perf_counter() < deadline:
+            time.sleep(0.005)
+        return "more" if self.busy else "done"
+
+    def release(self) -> None:
+        pass
+
+    def cut(self, reason: str) -> None:
+        self.busy = False
+
+    def estimate_seconds(self) -> float:
+        return 3.0
+
+
+def test_a_sweep_that_does_not_fit_now_waits_in_the_queue_and_says_how_many_are_ahead(server_memory):
+    ctl = server_memory(100)
+    hog, queued = Hog(ctl.limits.memory, "other-1"), Hog(1, "other-2")
+    ctl.submit(hog)                                  # the whole budget, computing
+    ctl.submit(queued)                               # waits behind it
+    try:
+        at = page(TINY).button(key="run_btn").click().run()
+        job = session_job(at)
+        assert not at.exception and server.controller() is ctl
+        assert ctl.place(job).state == "queued" and ctl.place(job).ahead == 1
+        words = texts(at.markdown)
+        assert "Waiting for room on the server**: 1 run ahead of you, about" in words
+        assert at.get("progress")[0].proto.text == "0 of 16 trials" and job.job.done == 0
+    finally:
+        hog.busy = queued.busy = False
+    settle(at)
+    assert "All 16 trials in" in texts(at.success)
