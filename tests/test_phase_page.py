@@ -394,3 +394,24 @@ def test_a_sweep_that_does_not_fit_now_waits_in_the_queue_and_says_how_many_are_
         hog.busy = queued.busy = False
     settle(at)
     assert "All 16 trials in" in texts(at.success)
+
+
+def test_a_sweep_the_server_cut_says_so_and_resume_finishes_it():
+    at = page(BIGGER).button(key="run_btn").click().run()
+    job = session_job(at)
+    deadline = time.monotonic() + 60
+    while job.job.done == 0:
+        assert time.monotonic() < deadline, "no trial finished"
+        time.sleep(0.02)
+    job.cut("the page was closed or lost its connection")       # what the controller's reaper does
+    time.sleep(0.3)
+    at.run()
+    done = job.job.done
+    assert 0 < done < BIGGER_SPEC.total and not job.active
+    assert (f"Stopped by the server: the page was closed or lost its connection**, after {done} of "
+            f"{BIGGER_SPEC.total} trials") in texts(at.warning)
+    assert at.button(key="run_btn").label == "Resume"
+    run(at)
+    assert f"All {BIGGER_SPEC.total} trials in" in texts(at.success)
+    ref = run_sweep(BIGGER_SPEC, "serial")
+    assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]

@@ -64,6 +64,9 @@ def test_stop_keeps_the_finished_trials_and_resume_finishes_the_sweep(open_app):
     stopped = int(re.search(r"Stopped after (\d+) of 200", page.inner_text("body")).group(1))
     assert 0 < stopped < 200
     assert page.locator(DONE).count() == 0
+    page.wait_for_timeout(2000)                                              # nothing computes after Stop
+    assert f"Stopped after {stopped} of 200" in page.inner_text("body")
+    assert page.locator("[data-testid='stProgress']").count() == 0
     press(page, "Resume")
     page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
     wait_idle(page, TIMEOUT_MS)
