@@ -45,6 +45,8 @@ def test_a_cold_page_shows_the_papers_grid_and_the_map_at_once(open_app):
     page = open_app("Phase_transition")
     assert page.get_by_text("The paper's grid, precomputed").is_visible()
     plots = page.locator(".js-plotly-plot")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3",
+                           timeout=TIMEOUT_MS)                              # Plotly draws after the script
     assert plots.count() >= 3                                               # phase chart, map, exponent
     assert page.locator(".js-plotly-plot .heatmaplayer").count() >= 1
     assert page.get_by_text("Fitted exponent").is_visible()
@@ -130,15 +132,25 @@ def test_while_a_sweep_runs_its_progress_never_goes_back_and_the_chart_stays(ope
 
 
 def test_two_sessions_sweeping_at_once_both_finish(open_app):
-    a = open_app("Phase_transition", grid="custom", n="100,200", d=8, gamma=1, trials=10, seed=11)
-    b = open_app("Phase_transition", grid="custom", n="100,200", d=8, gamma=1, trials=10, seed=12)
+    grid = dict(grid="custom", n="700,1200", d=20, gamma=2, trials=10)          # 80 trials each, ~20 s
+    a = open_app("Phase_transition", **grid, seed=11)
+    b = open_app("Phase_transition", **grid, seed=12)
     press(a, "Run")
     press(b, "Run")
-    for page in (a, b):
-        page.wait_for_selector("[data-testid='stProgress']", timeout=TIMEOUT_MS)
-    for page in (a, b):
-        page.wait_for_selector("text=All 80 trials in", timeout=TIMEOUT_MS)
+    samples = []
+    deadline = time.monotonic() + 600
+    while not samples or None in (samples[-1][0]["done"], samples[-1][1]["done"]):
+        assert time.monotonic() < deadline, "the two sweeps did not both finish"
+        samples.append((a.evaluate(SAMPLE_JS), b.evaluate(SAMPLE_JS)))
+        a.wait_for_timeout(150)
+    shown = [sum(bool(s[i]["progress"]) for s in samples) for i in (0, 1)]
+    assert any(sa["progress"] and sb["progress"] for sa, sb in samples), \
+        f"the two sweeps never ran at once: progress in {shown} of {len(samples)} samples"
+    for i, page in enumerate((a, b)):
+        counts = [c for c in (trials_shown(s[i]) for s in samples) if c is not None]
+        assert counts[-1] == 80 and all(x <= y for x, y in zip(counts, counts[1:], strict=False)), counts
+        page.wait_for_selector(DONE, timeout=TIMEOUT_MS)                     # the table's download, at the end
         wait_idle(page, TIMEOUT_MS)
-        assert page.locator(DONE).count() == 1
+        assert page.get_by_text("All 80 trials in").is_visible() and page.locator(DONE).count() == 1
         assert "this server process" in page.inner_text("body")
         assert_no_errors(page)
