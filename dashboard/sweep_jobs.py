@@ -8,9 +8,14 @@ batch in progress when the controller wants the memory back (``release``: the ba
 restarts later with the same numbers) and stops for good when the session is gone
 (``cut``). The page keeps the wrapper in its session and reads ``job.rows()``,
 ``job.done`` and ``job.eta_seconds()`` to draw.
+
+A Stop is ``stop()`` plus ``Controller.withdraw``: the next slice (or the one under
+way, at its end) answers "idle", so the job keeps its finished trials and its memory
+until the idle TTL; ``request()`` and a new ``submit`` resume it.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -26,13 +31,42 @@ class SweepAdmissionJob:
         self.reason = ""                       # why the server cut it, for the page
         self._lock = threading.Lock()          # the page reads while a worker advances
         self._cut = threading.Event()
+        self.wanted = True                     # False after stop(): slices answer "idle"
+
+    @property
+    def cut_reason(self) -> str:
+        """Why the server stopped it for good ("" if it did not)."""
+        return self.reason if self._cut.is_set() else ""
+
+    @property
+    def active(self) -> bool:
+        """Wants CPU: requested, not stopped, not finished, not cut."""
+        return self.wanted and not self._cut.is_set() and not self.job.finished
+
+    def request(self) -> None:
+        """Run (again): the next ``submit`` computes it."""
+        self.wanted = True
+
+    def stop(self) -> None:
+        """Stop after the slice under way (if any); finished trials are kept."""
+        self.wanted = False
+
+    @contextlib.contextmanager
+    def locked(self):
+        """Hold the job (no worker computes it meanwhile): the page's own loop on an executor."""
+        with self._lock:
+            yield self.job
 
     def run_slice(self, deadline: float):
         if self._cut.is_set():
             return "done"
+        if not self.wanted:
+            return "idle"
         with self._lock:
             self.job.advance(max(deadline - time.perf_counter(), 0.0), cancel=self._cut.is_set)
-            return "done" if self.job.finished or self._cut.is_set() else "more"
+            if self.job.finished or self._cut.is_set():
+                return "done"
+            return "more" if self.wanted else "idle"
 
     def release(self) -> None:
         with self._lock:
@@ -51,3 +85,7 @@ class SweepAdmissionJob:
         """(rows, done, total, eta seconds) read consistently while a worker computes."""
         with self._lock:
             return self.job.rows(), self.job.done, self.job.total, self.job.eta_seconds()
+
+    def result(self, executor: str):
+        with self._lock:
+            return self.job.result(executor=executor)

@@ -9,25 +9,34 @@ a repeated value counts, a bad value gets a warning and the default, an unknown 
 warning. The paper's grid ships precomputed (docs/phase_transition.csv, same seeds), so
 a cold server shows it at once; Run recomputes it.
 
-Run advances the sweep in slices of about SLICE seconds (``SweepJob.advance``), drawing
-between slices; Stop, or any change of a control, stops it between two slices, and Run
-on the same settings resumes where it stopped. A finished sweep is cached across sessions.
+Run hands the sweep to the server's admission controller (``dashboard.admission``, as the
+Train page's runs): it waits for memory and computes on the server's workers in time slices
+(``dashboard.sweep_jobs.SweepAdmissionJob``), shared fairly with every other student's work,
+while a fragment redraws the progress and the chart a few times a second. Stop, or any
+change of a control, withdraws it; Run on the same settings resumes where it stopped. A
+sweep larger than the server's memory is refused with its size. A finished sweep is cached
+across sessions. Processes and Dask compute in their own processes, outside the server's
+budget, in a loop in this script (the page says so).
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 
 import streamlit as st
 
-from dashboard import map_view, sweep_view, widgets
+from dashboard import map_view, server, sweep_view, widgets
+from dashboard.admission import Refused
 from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url
+from dashboard.sweep_jobs import SweepAdmissionJob
 from shallowres.executors import DASK_ENV, cpu_count, process_executor
 from shallowres.phase_map import analyze, format_analysis
-from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepSpec
+from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepResult, SweepSpec
 from shallowres.sweep_cli import parse_list
 from shallowres.sweep_job import SweepJob
 from shallowres.threads import single_threaded_blas
+from shallowres.validation import MB
 
 single_threaded_blas()   # hosted: a fraction of a core, many sessions
 st.set_page_config(page_title="shallowres · Phase transition", page_icon="📈", layout="wide")
@@ -37,10 +46,14 @@ st.set_page_config(page_title="shallowres · Phase transition", page_icon="📈"
 MAX_RUNS = 1000
 MAX_N = 5000
 MAX_D = 40
-SLICE = 0.5             # seconds of compute between two draws (and the Stop latency)
-THROTTLE = 0.7          # seconds between chart redraws while streaming
+SLICE = 0.5             # processes / Dask: seconds between two draws (and the Stop latency)
+THROTTLE = 0.7          # processes / Dask: seconds between chart redraws while streaming
+TICK = 0.5              # seconds between live updates while the server computes a sweep ...
+MAX_TICK = 2.0          # ... slower when many sessions compute at once
 BATCH_BYTES = 16 * 2**20    # a session's GD batch: its stacked arrays at most (no number depends on it)
-JOB_KEY = "phase_job"
+JOB_KEY = "phase_job"            # the session's SweepAdmissionJob (kept after a Stop, to resume)
+REFUSED_KEY = "phase_refused"    # (spec key, message) of a sweep the server refused
+FINISHED_KEY = "phase_finished"  # spec key of the sweep this session just finished
 DONE = ":material/check_circle:"
 # Bound widgets keep their option text in the URL, so options are short words
 # (?grid=fine&alg=GD) and the explanations go in captions and help.
@@ -241,50 +254,201 @@ def show_table(result_rows, csv_text: str | None) -> None:
                                 "Wilson 95% interval, stalled runs, medians.")
 
 
-def progress_text(job: SweepJob, started: float) -> str:
-    eta = job.eta_seconds()
-    left = "" if eta is None else f" · about {eta:.0f} s left" if eta >= 1 else " · under a second left"
-    return f"{job.done} of {job.total} trials · {time.perf_counter() - started:.0f} s{left}"
+def progress_text(done: int, total: int, eta: float | None) -> str:
+    left = "" if eta is None else f" · about {eta:.0f} s of compute left" if eta >= 1 else " · under a second left"
+    return f"{done} of {total} trials{left}"
 
 
-def session_job(spec: SweepSpec) -> SweepJob:
-    """This session's job for ``spec``: the stopped one to resume, or a new one."""
+def session_job(spec: SweepSpec) -> SweepAdmissionJob:
+    """This session's job for ``spec``: the stopped one to resume (finished trials kept), or a new one.
+    A job the server cut is wrapped anew around the same trials."""
+    ctl = server.controller()
     job = st.session_state.get(JOB_KEY)
-    if job is None or job.spec.key() != spec.key():
-        job = SweepJob(spec, batch_bytes=BATCH_BYTES)
-        st.session_state[JOB_KEY] = job
+    if isinstance(job, SweepJob):           # a bare (stopped) job, as tests leave one: the server's wrapper
+        job = stopped_wrapper(job)
+    if job is not None and job.job.spec.key() != spec.key():
+        job.stop()
+        ctl.forget(job)
+        job = None
+    if job is None:
+        job = SweepAdmissionJob(SweepJob(spec, batch_bytes=BATCH_BYTES), server.session_id())
+    elif job.cut_reason:
+        ctl.forget(job)
+        job.job.cancelled = False
+        job = SweepAdmissionJob(job.job, server.session_id())
+    st.session_state[JOB_KEY] = job
     return job
 
 
-def stream(spec: SweepSpec, run_on: str, slot, bar) -> tuple[SweepJob, str]:
-    """Advance the session's job slice by slice, drawing between slices, to the end.
-    A Stop (any rerun) interrupts it at a draw; the job stays in the session to resume."""
+def stopped_wrapper(job: SweepJob) -> SweepAdmissionJob:
+    wrapped = SweepAdmissionJob(job, server.session_id())
+    wrapped.stop()
+    return wrapped
+
+
+def current_job(spec: SweepSpec) -> SweepAdmissionJob | None:
+    job = st.session_state.get(JOB_KEY)
+    if isinstance(job, SweepJob):
+        job = st.session_state[JOB_KEY] = stopped_wrapper(job)
+    return job if job is not None and job.job.spec.key() == spec.key() else None
+
+
+def refused_words(e: Refused) -> str:
+    return (f"**This sweep is too big for this server.** It needs about {e.needed / MB:,.0f} MB at a time "
+            f"(its largest batch of trials); the server has {e.budget / MB:,.0f} MB for all students' runs "
+            "together. Try a smaller n or d (a batch's memory grows with n·d²; the number of trials "
+            "changes little), or the command line: `python -m shallowres sweep`.")
+
+
+def act(spec: SweepSpec, run_on: str, go: bool, stop: bool) -> None:
+    """Apply Run and Stop (no Streamlit call in between, so a rerun cannot interrupt it halfway)."""
+    ctl = server.controller()
+    held = st.session_state.get(JOB_KEY)
+    if isinstance(held, SweepAdmissionJob) and held.active and held.job.spec.key() != spec.key():
+        held.stop()                             # a control changed: the old sweep stops (Run on it resumes)
+        ctl.withdraw(held)
+    if stop:
+        job = current_job(spec)
+        if job is not None:
+            job.stop()
+            ctl.withdraw(job)
+    if go and run_on == "serial":
+        st.session_state.pop(REFUSED_KEY, None)
+        st.session_state.pop(FINISHED_KEY, None)
+        job = session_job(spec)
+        job.request()
+        try:
+            ctl.submit(job)
+        except Refused as e:
+            job.stop()
+            st.session_state[REFUSED_KEY] = (spec.key(), refused_words(e))
+
+
+def stream(spec: SweepSpec, run_on: str, slot, bar) -> tuple[SweepAdmissionJob, str]:
+    """Processes or Dask: advance the session's job slice by slice on the shared executor, in this
+    script, drawing between slices (outside the server's admission controller: the executor's
+    processes have their own memory and CPU). A Stop (any rerun) interrupts it at a draw."""
     job = session_job(spec)
+    job.stop()
+    server.controller().withdraw(job)        # not on the server's workers meanwhile
     executor = None
     where = "this server process"
-    if run_on != "serial":
-        try:
-            executor = shared_executor(run_on)
-            where = RUN_ON[run_on]
-        except Exception as e:      # noqa: BLE001 - any failure to reach the executor: compute here
-            st.warning(f"Could not use {RUN_ON[run_on]} ({sweep_view.echo(e)}); computing here.",
-                       icon=":material/warning:")
-    started, last = time.perf_counter(), 0.0
-    while not job.finished:
-        try:
-            if executor is not None:
-                job.advance_on(executor, SLICE)
-            else:
-                job.advance(SLICE)
-        except RuntimeError:          # the shared pool broke: a new one next time, this slice here
-            shared_executor.clear()
-            executor, where = None, "this server process"
+    try:
+        executor = shared_executor(run_on)
+        where = RUN_ON[run_on]
+    except Exception as e:      # noqa: BLE001 - any failure to reach the executor: compute here
+        st.warning(f"Could not use {RUN_ON[run_on]} ({sweep_view.echo(e)}); computing here.",
+                   icon=":material/warning:")
+    last = 0.0
+    while not job.job.finished:
+        with job.locked() as sj:
+            try:
+                if executor is not None:
+                    sj.advance_on(executor, SLICE)
+                else:
+                    sj.advance(SLICE)
+            except RuntimeError:          # the shared pool broke: a new one next time, this slice here
+                shared_executor.clear()
+                executor, where = None, "this server process"
         now = time.perf_counter()
-        if now - last >= THROTTLE or job.finished:
-            bar.progress(job.done / job.total, text=progress_text(job, started))
-            draw(slot, job.rows(), spec, f"live{job.done}-{now:.3f}")
+        if now - last >= THROTTLE or job.job.finished:
+            bar.progress(job.job.done / job.job.total,
+                         text=progress_text(job.job.done, job.job.total, job.job.eta_seconds()))
+            draw(slot, job.job.rows(), spec, f"live{job.job.done}-{now:.3f}")
             last = time.perf_counter()
     return job, where
+
+
+def tick_seconds() -> float:
+    """Two updates a second while at most four sessions compute; fewer as more do (as on the Train page)."""
+    return min(MAX_TICK, TICK * max(1, math.ceil(server.controller().busy() / 4)))
+
+
+def waiting_words(job: SweepAdmissionJob) -> str:
+    """What the server is doing with the session's sweep, in words."""
+    ctl = server.controller()
+    place = ctl.place(job)
+    if place.state == "queued":
+        ahead = "no run" if place.ahead == 0 else f"{place.ahead} run{'s' if place.ahead > 1 else ''}"
+        return (f":material/hourglass_top: **Waiting for room on the server**: {ahead} ahead of you, "
+                f"about {max(1, round(place.eta)):,} s. Points appear as soon as it begins.")
+    used = ctl.usage(job.session_id)
+    if place.state == "admitted" and not place.running and used >= ctl.limits.cpu_per_minute:
+        return (f":material/hourglass_top: **Sharing the server**: this page used {used:.0f} s of compute in "
+                f"the last minute (the limit while others wait is {ctl.limits.cpu_per_minute:.0f} s), "
+                "so other students' runs go first for a moment.")
+    return (":material/sync: **Running on the server**, between other students' runs. Points appear "
+            "as trials finish; **Stop** keeps them.")
+
+
+def finish(job: SweepAdmissionJob, key: str) -> SweepResult:
+    """The finished sweep: into the cache shared by all sessions, out of the session."""
+    result = job.result(executor="this server process")
+    sweep_view.remember(key, result)
+    st.session_state.pop(JOB_KEY, None)
+    st.session_state[FINISHED_KEY] = key
+    server.controller().forget(job)
+    return result
+
+
+def live(spec: SweepSpec) -> None:
+    """The sweep's status, progress and chart; reruns on its own while the server computes it."""
+    key = spec.key()
+    runs = spec.total
+    job = current_job(spec)
+    # Elements straight in the fragment, in the same order on every tick (note, bar, chart): each tick's
+    # delta replaces its predecessor in place. An st.empty() slot would first blank the chart, then refill it.
+    note = bar = slot = st
+    if job is not None and job.job.finished and not job.cut_reason:
+        finish(job, key)
+        job = None
+    moving = job is not None and job.active       # read once: a change meanwhile shows next tick
+    result = None if moving else sweep_view.cached(key)
+    if moving:
+        rows, done, total, eta = job.snapshot()
+        note.markdown(waiting_words(job))
+        bar.progress(done / total, text=progress_text(done, total, eta))
+        draw(slot, rows, spec, "chart")
+    elif result is not None:
+        if st.session_state.get(FINISHED_KEY) == key:
+            note.success(f"All {result.done} trials in {result.seconds:.1f} s of compute ({result.executor}); "
+                         f"{result.stalled} run(s) stopped as stalled.", icon=DONE)
+        else:
+            note.success(f"All {result.done} trials, computed earlier in {result.seconds:.1f} s "
+                         f"({result.executor}); served from the cache.", icon=DONE)
+        draw(slot, result.rows, spec, "chart")
+        show_table(result.rows, result.to_csv())
+    elif job is not None and (job.job.done or job.cut_reason):
+        rows, done, total, eta = job.snapshot()
+        if job.cut_reason:
+            note.warning(f"**Stopped by the server: {job.cut_reason}**, after {done} of {total} trials. "
+                         "**Resume** carries on from there.", icon=":material/cancel:")
+        else:
+            note.info(f"Stopped after {done} of {total} trials" +
+                      (f" (about {eta:.0f} s of compute left)" if eta else "") +
+                      ". **Resume** carries on from here.", icon=":material/pause_circle:")
+        draw(slot, rows, spec, "chart")
+        if rows:
+            show_table(rows, None)
+    else:
+        refused = st.session_state.get(REFUSED_KEY)
+        shipped = sweep_view.shipped("paper") if spec == SweepSpec() else ()
+        if refused is not None and refused[0] == key:
+            note.error(refused[1], icon=":material/block:")
+        elif shipped:
+            note.info("**The paper's grid, precomputed** with these seeds and shipped with the app "
+                      "(`python -m shallowres sweep --paper`). **Run** recomputes it here.",
+                      icon=":material/inventory_2:")
+        else:
+            note.info(f"Press **Run** to start {runs:,} trials. Points appear as trials finish.",
+                      icon=":material/play_arrow:")
+        draw(slot, shipped, spec, "chart")
+        if shipped and refused is None:
+            show_table(shipped, None)
+    if st.session_state.get("phase_was_moving") and not moving:
+        st.session_state["phase_was_moving"] = False
+        st.rerun(scope="app")            # the buttons' labels (Run / Resume) follow the job
+    st.session_state["phase_was_moving"] = moving
 
 
 def main() -> None:
@@ -310,51 +474,33 @@ def sweep_section(spec: SweepSpec, run_on: str) -> None:
                  f"runs at most {MAX_RUNS:,}. Use fewer trials or n values, or the command line: "
                  "`python -m shallowres sweep` (all cores, or a Dask cluster).", icon=":material/block:")
         return
-    job = st.session_state.get(JOB_KEY)
-    resumable = job is not None and job.spec.key() == spec.key() and 0 < job.done < job.total
+    job = current_job(spec)
+    resumable = job is not None and 0 < job.job.done < job.job.total
     b = st.columns([1, 1, 4])
     go = b[0].button("Resume" if resumable else "Run", icon=":material/play_arrow:", type="primary", key="run_btn",
                      width="stretch",
                      help=f"Run {runs:,} trials ({len(spec.n)} n × {len(spec.algs) * len(spec.inits)} "
                           f"curves × {spec.trials}); after a Stop, carry on where it stopped.")
-    b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch",
-                help="Stop the sweep; the trials finished so far stay on the chart, and Run resumes.")
-    note, bar, slot = st.empty(), st.empty(), st.empty()
-    key = spec.key()
-    result = sweep_view.cached(key)
-    if result is not None and not go:
-        note.success(f"All {result.done} trials, computed earlier in {result.seconds:.1f} s "
-                     f"({result.executor}); served from the cache.", icon=DONE)
-    elif go:
-        job, where = stream(spec, run_on, slot, bar.progress(0.0, text=f"0 of {runs} trials"))
-        result = job.result(executor=where)
-        sweep_view.remember(key, result)
-        st.session_state.pop(JOB_KEY, None)
-        bar.empty()
-        note.success(f"All {result.done} trials in {result.seconds:.1f} s of compute ({where}); "
-                     f"{result.stalled} run(s) stopped as stalled.", icon=DONE)
-    if result is not None:
-        draw(slot, result.rows, spec, "final")
-        show_table(result.rows, result.to_csv())
-        return
-    shipped = sweep_view.shipped("paper") if spec == SweepSpec() else ()
-    job = st.session_state.get(JOB_KEY)
-    rows = job.rows() if job is not None and job.spec.key() == key else ()
-    if rows:
-        eta = job.eta_seconds()
-        note.info(f"Stopped after {job.done} of {runs} trials" +
-                  (f" (about {eta:.0f} s of compute left)" if eta else "") + ". **Resume** carries on from here.",
-                  icon=":material/pause_circle:")
-    elif shipped:
-        rows = shipped
-        note.info("**The paper's grid, precomputed** with these seeds and shipped with the app "
-                  "(`python -m shallowres sweep --paper`). **Run** recomputes it here.", icon=":material/inventory_2:")
-    else:
-        note.info(f"Press **Run** to start {runs:,} trials. Points appear as trials finish.",
-                  icon=":material/play_arrow:")
-    draw(slot, rows, spec, "idle")
-    if rows:
-        show_table(rows, None)
+    stop = b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch",
+                       help="Stop the sweep; the trials finished so far stay on the chart, and Run resumes.")
+    act(spec, run_on, go, stop)
+    if run_on != "serial":
+        st.caption(f"**{RUN_ON[run_on]}**: these trials compute outside the server's shared budget "
+                   "(memory and CPU fairness), in the executor's own processes, while this page waits for "
+                   "them. On a hosted class use *This server process*.")
+        if go:
+            note, bar, slot = st.empty(), st.empty(), st.empty()
+            job, where = stream(spec, run_on, slot, bar.progress(0.0, text=f"0 of {runs} trials"))
+            result = job.result(executor=where)
+            sweep_view.remember(spec.key(), result)
+            st.session_state.pop(JOB_KEY, None)
+            st.session_state[FINISHED_KEY] = spec.key()
+            for el in (note, bar, slot):
+                el.empty()
+    job = current_job(spec)
+    tick = tick_seconds() if job is not None and job.active else None
+    st.session_state["phase_was_moving"] = tick is not None
+    st.fragment(run_every=tick)(live)(spec)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

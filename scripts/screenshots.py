@@ -52,8 +52,8 @@ def shoot(browser, url: str, name: str, path: str, press_run: bool, size: tuple[
         page.wait_for_timeout(500)
         if name == "train-midrun":
             page.wait_for_timeout(3500)
-        elif name == "train":
-            page.wait_for_selector(DONE, timeout=300_000)
+        elif name in ("train", "phase"):        # the Phase page's sweep, too, computes after the script is idle
+            page.wait_for_selector(DONE, timeout=900_000)
         else:
             wait_idle(page, timeout=300_000)
     page.wait_for_selector(LIVE if name.startswith("train") else "[data-testid='stPlotlyChart']", timeout=300_000)

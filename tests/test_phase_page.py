@@ -2,13 +2,15 @@
 import base64
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import sweep_view
+from dashboard import server, sweep_view
+from dashboard.sweep_jobs import SweepAdmissionJob
 from shallowres.sweep import DETERMINISTIC_COLUMNS, SweepSpec, rows_from_csv, run_sweep
 from shallowres.sweep_job import SweepJob
 
@@ -56,6 +58,43 @@ def table(at: AppTest):
     return at.dataframe[0].value.drop(columns="median_seconds")
 
 
+def session_job(at: AppTest):
+    return at.session_state["phase_job"] if "phase_job" in at.session_state else None
+
+
+def settle(at: AppTest, timeout: float = 120) -> AppTest:
+    """Rerun the page (as its live fragment does, run_every) until the server has finished the sweep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = session_job(at)
+        if job is None or not job.active:
+            return at.run()
+        assert time.monotonic() < deadline, "the sweep did not finish"
+        time.sleep(0.05)
+        at.run()
+
+
+def run(at: AppTest) -> AppTest:
+    return settle(at.button(key="run_btn").click().run())
+
+
+@pytest.fixture(autouse=True, scope="module")
+def servers_controller():
+    """The server's controller for this module's pages, closed after it. AppTest's sessions are not the
+    runtime's, so its reaper would cut a sweep that takes longer than the grace (a loaded machine): here
+    every session counts as alive (the reaper's cut is tested directly)."""
+    def fresh():
+        server.controller().close()
+        server.controller.clear()
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(server, "is_alive", lambda session_id: True)
+    fresh()
+    yield
+    fresh()
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     sweep_view._stored.clear()
@@ -83,7 +122,7 @@ def test_a_cold_page_shows_the_papers_grid_precomputed_and_run_recomputes_it():
 def test_a_tiny_sweep_draws_four_curves_with_wilson_error_bars_and_an_eta():
     at = page(TINY)
     assert "16 trials" in texts(at.info)
-    at.button(key="run_btn").click().run()
+    run(at)
     assert not at.exception
     assert "All 16 trials in" in texts(at.success) and "stopped as stalled" in texts(at.success)
     fig = figure(at)
@@ -108,7 +147,7 @@ def test_a_tiny_sweep_draws_four_curves_with_wilson_error_bars_and_an_eta():
 
 def test_the_same_sweep_asked_twice_is_served_from_the_cache():
     at = page(TINY)
-    at.button(key="run_btn").click().run()
+    run(at)
     first = figure(at)
     again = page(TINY)                     # a new session asking for the same sweep: no Run needed
     assert not again.exception
@@ -152,9 +191,10 @@ def test_stop_then_run_resumes_where_it_stopped():
     assert at.button(key="run_btn").label == "Resume"
     names = [t["name"] for t in figure(at)["data"]]
     assert "GD · identity init" in names and len(at.dataframe) == 1
-    at.button(key="run_btn").click().run()
+    run(at)
     assert not at.exception and "All 16 trials in" in texts(at.success)
     assert job.done == 16                                  # the same job object carried on
+    assert "phase_job" not in at.session_state             # the finished sweep left the session
     ref = run_sweep(TINY_SPEC, "serial")
     assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]
 
@@ -166,7 +206,7 @@ def test_new_controls_reach_the_spec():
     cap = texts(at.caption)
     assert "label noise σ = 0.2/√n" in cap and "fresh batch" in cap and "δ-ball start at δ = 0.5" in cap
     assert "or when it has stalled" not in cap
-    at.button(key="run_btn").click().run()
+    run(at)
     assert not at.exception and "All 16 trials" in texts(at.success)
     spec = SweepSpec(n=(12, 60), d=(4,), gamma=(1.0,), trials=2, gd_iters=300, noise=(0.2,), resample=True,
                      inits=("identity", "delta"), delta=0.5, stall=False)
@@ -177,13 +217,97 @@ def test_new_controls_reach_the_spec():
 
 def test_local_processes_option_gives_the_serial_table():
     serial = page(TINY)
-    serial.button(key="run_btn").click().run()
+    run(serial)
     sweep_view._stored.clear()
     procs = page(TINY)
     procs.radio(key="run_on").set_value("processes").run()
     procs.button(key="run_btn").click().run()
     assert not procs.exception and "2 local processes" in texts(procs.success)
-    assert table(procs).equals(table(serial))
+    assert "outside the server's shared budget" in texts(procs.caption)
+    cached = sweep_view.cached(TINY_SPEC.key())
+    assert table(procs).equals(table(serial)), (cached.lost, cached.retried, cached.done, texts(procs.warning))
+    assert len(procs.dataframe) == 1 and len(charts(procs)) == len(charts(serial))   # one phase chart
+
+
+def test_a_sweep_goes_through_the_servers_controller_and_gives_the_direct_table():
+    ctl = server.controller()
+    slices = ctl.stats().slices
+    at = page(TINY).button(key="run_btn").click().run()
+    assert not at.exception
+    job = session_job(at)
+    assert isinstance(job, SweepAdmissionJob) and job.bytes > 0
+    if job.active:                                     # (a fast machine may have finished it already)
+        assert re.search(r"Running on the server|Waiting for room", texts(at.markdown))
+        assert re.fullmatch(r"\d+ of 16 trials.*", at.get("progress")[0].proto.text)
+    settle(at)
+    assert "All 16 trials in" in texts(at.success), (texts(at.info), texts(at.warning), texts(at.markdown))
+    assert "this server process" in texts(at.success)
+    assert ctl.stats().slices > slices                 # computed on the controller's workers
+    assert ctl.place(job).state == "none"              # and its memory given back
+    ref = run_sweep(TINY_SPEC, "serial")
+    assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]
+    assert list(table(at)["recovered"]) == [f"{r.successes} / {r.trials}" for r in ref.rows]
+
+
+BIGGER = {"grid": "custom", "n": "100,200,300,400", "d": "8", "gamma": "1", "trials": "10", "gd_iters": "2000"}
+BIGGER_SPEC = SweepSpec(n=(100, 200, 300, 400), d=(8,), gamma=(1.0,), trials=10, gd_iters=2000)
+
+
+def test_stop_withdraws_the_sweep_and_run_resumes_it_to_the_same_table():
+    at = page(BIGGER).button(key="run_btn").click().run()
+    job = session_job(at)
+    deadline = time.monotonic() + 60
+    while job.job.done == 0:
+        assert time.monotonic() < deadline, "no trial finished"
+        time.sleep(0.02)
+    at.button(key="stop_btn").click().run()
+    assert not job.active
+    time.sleep(0.5)                                     # the slice under way ends; no more after it
+    stopped = job.job.done
+    time.sleep(0.5)
+    assert job.job.done == stopped < BIGGER_SPEC.total, "the sweep kept computing after Stop"
+    at.run()
+    assert f"Stopped after {stopped} of {BIGGER_SPEC.total} trials" in texts(at.info)
+    assert at.button(key="run_btn").label == "Resume" and len(at.dataframe) == 1
+    run(at)
+    assert not at.exception
+    assert f"All {BIGGER_SPEC.total} trials in" in texts(at.success), (texts(at.info), texts(at.warning),
+                                                                      texts(at.markdown), job.job.done)
+    ref = run_sweep(BIGGER_SPEC, "serial")
+    assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]
+    assert list(table(at)["median_iters"]) == [r.median_iters for r in ref.rows]
+
+
+@pytest.fixture
+def server_memory(monkeypatch):
+    """``server_memory(mb)``: the server's controller anew with an ``mb`` MB budget (SHALLOWRES_MEMORY_MB);
+    a fresh default one after the test."""
+    def fresh():
+        server.controller().close()
+        server.controller.clear()
+
+    def set_to(mb: int):
+        monkeypatch.setenv("SHALLOWRES_MEMORY_MB", str(mb))
+        fresh()
+        return server.controller()
+    yield set_to
+    monkeypatch.delenv("SHALLOWRES_MEMORY_MB", raising=False)
+    fresh()
+
+
+def test_a_sweep_bigger_than_the_servers_memory_is_refused_naming_its_size(server_memory):
+    server_memory(5)
+    query = {"grid": "custom", "n": "5000", "d": "40", "trials": "1", "alg": "AM", "init": "identity"}
+    at = page(query).button(key="run_btn").click().run()
+    assert not at.exception and server.controller().limits.memory == 5 * 2**20
+    job = session_job(at)
+    needed = job.bytes / 2**20
+    assert needed > 5
+    msg = texts(at.error)
+    assert "This sweep is too big for this server" in msg
+    assert f"needs about {needed:,.0f} MB" in msg and "has 5 MB" in msg and "smaller n or d" in msg
+    assert not job.active and job.job.done == 0 and server.controller().place(job).state == "none"
+    assert at.button(key="run_btn").label == "Run"
 
 
 LINK_CASES = [
@@ -251,3 +375,64 @@ def test_shipped_map_rows_are_consistent():
         assert rows and all(r.trials == rows[0].trials >= 20 for r in rows)
         assert all(0 <= r.successes <= r.trials and r.probability == r.successes / r.trials for r in rows)
     assert set(DETERMINISTIC_COLUMNS) <= set(rows[0].as_dict())
+
+
+class Hog:
+    """A job of another session holding memory (and, while ``busy``, a worker)."""
+
+    def __init__(self, nbytes: int, session_id: str):
+        self.bytes, self.session_id, self.busy = nbytes, session_id, True
+
+    def run_slice(self, deadline: float) -> str:
+        while self.busy and time.perf_counter() < deadline:
+            time.sleep(0.005)
+        return "more" if self.busy else "done"
+
+    def release(self) -> None:
+        pass
+
+    def cut(self, reason: str) -> None:
+        self.busy = False
+
+    def estimate_seconds(self) -> float:
+        return 3.0
+
+
+def test_a_sweep_that_does_not_fit_now_waits_in_the_queue_and_says_how_many_are_ahead(server_memory):
+    ctl = server_memory(100)
+    hog, queued = Hog(ctl.limits.memory, "other-1"), Hog(1, "other-2")
+    ctl.submit(hog)                                  # the whole budget, computing
+    ctl.submit(queued)                               # waits behind it
+    try:
+        at = page(TINY).button(key="run_btn").click().run()
+        job = session_job(at)
+        assert not at.exception and server.controller() is ctl
+        assert ctl.place(job).state == "queued" and ctl.place(job).ahead == 1
+        words = texts(at.markdown)
+        assert "Waiting for room on the server**: 1 run ahead of you, about" in words
+        assert at.get("progress")[0].proto.text == "0 of 16 trials" and job.job.done == 0
+    finally:
+        hog.busy = queued.busy = False
+    settle(at)
+    assert "All 16 trials in" in texts(at.success)
+
+
+def test_a_sweep_the_server_cut_says_so_and_resume_finishes_it():
+    at = page(BIGGER).button(key="run_btn").click().run()
+    job = session_job(at)
+    deadline = time.monotonic() + 60
+    while job.job.done == 0:
+        assert time.monotonic() < deadline, "no trial finished"
+        time.sleep(0.02)
+    job.cut("the page was closed or lost its connection")       # what the controller's reaper does
+    time.sleep(0.3)
+    at.run()
+    done = job.job.done
+    assert 0 < done < BIGGER_SPEC.total and not job.active
+    assert (f"Stopped by the server: the page was closed or lost its connection**, after {done} of "
+            f"{BIGGER_SPEC.total} trials") in texts(at.warning)
+    assert at.button(key="run_btn").label == "Resume"
+    run(at)
+    assert f"All {BIGGER_SPEC.total} trials in" in texts(at.success)
+    ref = run_sweep(BIGGER_SPEC, "serial")
+    assert list(table(at)["median_rel_err"]) == [f"{r.median_rel_err:.2e}" for r in ref.rows]

@@ -46,3 +46,23 @@ def test_a_cut_job_stops_and_a_too_big_one_is_refused():
         assert "more than" in str(e)
     else:
         raise AssertionError("a sweep larger than the budget was admitted")
+
+
+def test_stop_makes_the_job_idle_with_its_trials_and_request_resumes_it():
+    ctl = Controller(Limits(memory=100 * MB, workers=1, quantum=0.002), start=False)
+    job = SweepAdmissionJob(SweepJob(SPEC), "s4")
+    ctl.submit(job)
+    while job.job.done == 0:
+        assert ctl.work_once()
+    job.stop()                                   # a Stop while the worker computes: the slice ends "idle"
+    assert not job.active and job.run_slice(1e18) == "idle"
+    ctl.withdraw(job)
+    done = job.job.done
+    assert not ctl.work_once() and job.job.done == done and ctl.busy() == 0
+    assert ctl.place(job).state == "admitted"    # idle: keeps its memory until the TTL
+    job.request()
+    ctl.submit(job)
+    while job.active:
+        assert ctl.work_once()
+    assert job.job.finished and ctl.place(job).state == "none"
+    assert key(job.result("serial").trials) == key(run_sweep(SPEC, "serial").trials)
