@@ -84,7 +84,10 @@ def check(s: Session) -> str:
         want = f"{alg.upper()} · iteration {t:,} · relative error {rel:.2e}"
         if not any(want in x for x in text):
             bad.append(want)
-    return "matches the CLI" if not bad else "MISMATCH: expected " + "; ".join(bad)
+    if not bad:
+        return "matches the CLI"
+    shown = "; ".join(x.splitlines()[2] if len(x.splitlines()) > 2 else x for x in text) or "no result boxes"
+    return "MISMATCH: expected " + "; ".join(bad) + f" (the page shows: {shown[:300]})"
 
 
 def latest(page) -> dict:
