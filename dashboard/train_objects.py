@@ -30,6 +30,7 @@ from .runs import NAMES, RunJob, build_problem
 
 PICTURES = ("Weights", "Masks", "Network", "Landscape")
 TAB_KEY = "objects_tab"
+ALGS_KEY = "objects_algs"
 LANDSCAPE_KEY = "objects_landscape"     # session state: {"token", "T", "slice", "paths", "ts", "losses"}
 ROWS_KEY = "objects_rows"               # session state: (token, alg, kept count) -> mask rows
 LANDSCAPE_SECONDS = 1.0                 # the grid is sized to take about this long (shallowres.landscape)
@@ -77,12 +78,11 @@ def chart(fig: dict, key: str) -> None:
     st.plotly_chart(fig, key=key, width="stretch", config=CHART)
 
 
-def _side_by_side(its: Mapping[str, tuple[int, np.ndarray]], draw) -> None:
-    cols = st.columns(len(its)) if len(its) > 1 else [st.container()]
-    for col, (alg, (t, W)) in zip(cols, its.items(), strict=True):
-        with col:
-            st.markdown(f"**{NAMES[alg]}** at t = {t:,}")
-            draw(alg, t, W)
+def _each(its: Mapping[str, tuple[int, np.ndarray]], draw) -> None:
+    """``draw(alg, t, W)`` for each algorithm chosen, full width, one under the other."""
+    for alg, (t, W) in its.items():
+        st.markdown(f"**{NAMES[alg]}** · the iterate at t = {t:,}")
+        draw(alg, t, W)
 
 
 # ----- the landscape (on a click) --------------------------------------------------------------
@@ -144,32 +144,38 @@ def pictures(job: RunJob | None, upto: int | None) -> None:
     """The pictures of ``job``'s iterates at iteration ``upto`` (None: the latest), in tabs."""
     if job is None or all(len(r.iterates) == 0 for r in job.runs.values()):
         return
-    its = shown(job, upto)
+    every = its = shown(job, upto)
     if not its:
         return
     problem = teacher(job)
-    st.markdown("##### The objects at the iteration shown")
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    c1.markdown("##### The objects at the iteration shown")
+    if len(its) > 1:
+        chosen = c2.segmented_control("Pictures of", [NAMES[a] for a in its], default=[NAMES[a] for a in its],
+                                      selection_mode="multi", key=ALGS_KEY,
+                                      help="Whose iterate the weights, masks and network pictures show.")
+        its = {a: v for a, v in its.items() if NAMES[a] in (chosen or [])}
     tabs = st.tabs(list(PICTURES), key=TAB_KEY, on_change="rerun")
     weights, masks, network, land = tabs
     if weights.open:
         with weights:
-            _side_by_side(its, lambda alg, t, W: chart(object_figures.weights_figure(problem, W, t=t, height=400),
+            _each(its, lambda alg, t, W: chart(object_figures.weights_figure(problem, W, t=t, height=400),
                                                        f"objects-weights-{alg}"))
             st.caption("Rows: input j, columns: neuron q (column q is w_q). One colour scale for the three "
                        "panels, centred at 0 (white); the panel titles give each matrix's Frobenius norm.")
     if masks.open:
         with masks:
-            _side_by_side(its, lambda alg, t, W: chart(
+            _each(its, lambda alg, t, W: chart(
                 object_figures.mask_figure(problem, W, t=t, rows=_rows(job, problem, alg)), f"objects-masks-{alg}"))
             st.caption("Which ReLU is on for each sample (P^t, what AM freezes at step t); coloured cells disagree "
                        "with the teacher's P*. Up to 200 samples are shown, the same ones at every t.")
     if network.open:
         with network:
-            _side_by_side(its, lambda alg, t, W: chart(object_figures.network_figure(problem, W, t=t, height=420),
+            _each(its, lambda alg, t, W: chart(object_figures.network_figure(problem, W, t=t, height=420),
                                                        f"objects-network-{alg}"))
     if land.open:
         with land:
-            _landscape(job, its)
-    if upto is not None and any(t < min(upto, job.runs[a].t) for a, (t, _) in its.items()):
+            _landscape(job, every)
+    if upto is not None and any(t < min(upto, job.runs[a].t) for a, (t, _) in every.items()):
         st.caption("Between the kept iterates (every one up to t = 31, then 16 per doubling of t) the pictures "
                    "show the nearest kept iterate before the scrubbed t, labelled with its own t.")

@@ -462,7 +462,7 @@ def test_pictures_show_the_final_iterate_then_the_scrubbed_one():
     assert t_kept == 34
     np.testing.assert_array_equal(diff_heatmap(gd), W34 - prob.W_star)
     assert figure(at, f"Weights at t = {T['am']}:") and not figure(at, "Weights at t = 40:")
-    assert "**GD** at t = 34" in texts(at, "markdown")
+    assert "**GD** · the iterate at t = 34" in texts(at, "markdown")
     at.slider(key="replay_t").set_value(2).run()              # every iterate below 32 is kept
     ref = run(prob, "am", iters=15, keep_W=True)
     (am,) = [s for s in figure(at, "Weights at t = 2:") if np.array_equal(diff_heatmap(s),
@@ -527,3 +527,12 @@ def test_baselines_table_equals_shallowres_run_on_the_same_settings():
     (chart,) = figure(at, "SGD, Adam: t counts epochs")
     assert {t["name"] for t in chart["data"]} >= {"GD, eq. (1)", "Adam, random start", "tolerance 1e-8"}
     assert chart["layout"]["yaxis"]["type"] == "log" and chart["layout"]["xaxis"]["title"]["text"]
+
+
+def test_pictures_of_one_algorithm_only():
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    am_t = at.session_state["job"].runs["am"].t
+    at.session_state["objects_algs"] = ["AM"]
+    at.run()
+    assert [s["layout"]["title"]["text"] for s in specs(at)] == [f"Weights at t = {am_t}: one colour scale, 0 = white"]
+    assert "**GD** · the iterate" not in texts(at, "markdown") and not at.exception
