@@ -162,8 +162,9 @@ def replay_controls(job: RunJob, settings: dict) -> None:
 
 def objects_view() -> None:
     """The pictures of the objects at the iterate shown (its own fragment: at most once a second)."""
-    view = st.session_state[VIEW]
-    train_objects.pictures(st.session_state.get(JOB), cursor(view, time.monotonic()))
+    view, job = st.session_state[VIEW], st.session_state.get(JOB)
+    moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
+    train_objects.pictures(job, cursor(view, time.monotonic()), moving)
 
 
 # ----- buttons ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from shallowres.problem import problem_bytes
 from . import object_figures
 from .landscape_figure import landscape_figure
 from .lesson_view import on_server
+from .react_chart import react_chart
 from .runs import NAMES, RunJob, build_problem
 
 PICTURES = ("Weights", "Masks", "Network", "Landscape")
@@ -74,8 +75,13 @@ def _rows(job: RunJob, problem: Problem, alg: str) -> np.ndarray:
     return cache[1]
 
 
-def chart(fig: dict, key: str) -> None:
-    st.plotly_chart(fig, key=key, width="stretch", config=CHART)
+def chart(fig: dict, key: str, moving: bool = False) -> None:
+    """A Plotly chart: updated in place while the run moves (``dashboard.react_chart``; a changed
+    ``st.plotly_chart`` remounts, blank or doubled for a moment), ``st.plotly_chart`` when still."""
+    if moving:
+        react_chart(fig, key)
+    else:
+        st.plotly_chart(fig, key=key, width="stretch", config=CHART)
 
 
 def _each(its: Mapping[str, tuple[int, np.ndarray]], draw) -> None:
@@ -140,8 +146,9 @@ def _landscape(job: RunJob, its: Mapping[str, tuple[int, np.ndarray]]) -> None:
 
 # ----- the section ---------------------------------------------------------------------------
 
-def pictures(job: RunJob | None, upto: int | None) -> None:
-    """The pictures of ``job``'s iterates at iteration ``upto`` (None: the latest), in tabs."""
+def pictures(job: RunJob | None, upto: int | None, moving: bool = False) -> None:
+    """The pictures of ``job``'s iterates at iteration ``upto`` (None: the latest), in tabs;
+    ``moving``: a run computes or a replay plays (charts updated in place)."""
     if job is None or all(len(r.iterates) == 0 for r in job.runs.values()):
         return
     every = its = shown(job, upto)
@@ -160,19 +167,20 @@ def pictures(job: RunJob | None, upto: int | None) -> None:
     if weights.open:
         with weights:
             _each(its, lambda alg, t, W: chart(object_figures.weights_figure(problem, W, t=t, height=400),
-                                                       f"objects-weights-{alg}"))
+                                                f"objects-weights-{alg}", moving))
             st.caption("Rows: input j, columns: neuron q (column q is w_q). One colour scale for the three "
                        "panels, centred at 0 (white); the panel titles give each matrix's Frobenius norm.")
     if masks.open:
         with masks:
-            _each(its, lambda alg, t, W: chart(
-                object_figures.mask_figure(problem, W, t=t, rows=_rows(job, problem, alg)), f"objects-masks-{alg}"))
+            _each(its, lambda alg, t, W: chart(object_figures.mask_figure(problem, W, t=t,
+                                                                          rows=_rows(job, problem, alg)),
+                                                f"objects-masks-{alg}", moving))
             st.caption("Which ReLU is on for each sample (P^t, what AM freezes at step t); coloured cells disagree "
                        "with the teacher's P*. Up to 200 samples are shown, the same ones at every t.")
     if network.open:
         with network:
             _each(its, lambda alg, t, W: chart(object_figures.network_figure(problem, W, t=t, height=420),
-                                                       f"objects-network-{alg}"))
+                                                f"objects-network-{alg}", moving))
     if land.open:
         with land:
             _landscape(job, every)
