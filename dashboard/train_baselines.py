@@ -134,7 +134,9 @@ def section(job: RunJob | None, settings: Mapping) -> None:
         if not own_runs(job, settings):
             st.caption("Run GD and AM at these settings to add their rows.")
         title = "Relative error ‖W<sup>t</sup> − W*‖<sub>F</sub> / ‖W* + I‖<sub>F</sub> (SGD, Adam: t counts epochs)"
-        st.plotly_chart(error_figure(runs, LABELS, tol=settings["tol"], dashes=DASHES, height=440, title=title),
+        fig = error_figure(runs, LABELS, tol=settings["tol"], dashes=DASHES, height=460, title=title)
+        fig["layout"]["margin"]["t"] = 128          # the legend's three rows between the title and the plot
+        st.plotly_chart(fig,
                         key="baselines_chart", width="stretch", config={"displaylogo": False})
         st.caption(f"Same teacher and training set (n = {settings['n']:,}, fixed). SGD and Adam: mini-batches of 64, "
                    "one iteration = one epoch; SGD's constant step b/(β + (b − 1)λ₁) (Ma, Bassily & Belkin 2018), "
