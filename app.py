@@ -5,7 +5,9 @@ run to the server's workers (``dashboard.admission``) and a live fragment shows 
 growing, four times a second, in charts that stay on screen (``dashboard.live_chart``).
 Step advances one iteration (or pauses a running run), Stop stops within a second,
 any setting change stops the run, Reset clears it. A finished run can be replayed,
-and pinned so the next run is drawn over it.
+and pinned so the next run is drawn over it. Under the charts: pictures of the weights, masks,
+network and loss landscape at the iterate shown (``dashboard.train_objects``) and Table I's
+baselines on a click (``dashboard.train_baselines``).
 """
 from __future__ import annotations
 
