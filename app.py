@@ -338,9 +338,8 @@ def main() -> None:
     if job is not None and not moving:
         final_boxes(job)
         replay_controls(job, settings)
-    st.fragment(run_every=max(PICTURE_TICK, tick) if moving else None)(objects_view)()
-    if job is not None and not moving:
         downloads(job)
+    st.fragment(run_every=max(PICTURE_TICK, tick) if moving else None)(objects_view)()
     train_baselines.section(job, settings)
     copy_as_code(settings)
     explain()
