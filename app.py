@@ -5,7 +5,9 @@ run to the server's workers (``dashboard.admission``) and a live fragment shows 
 growing, four times a second, in charts that stay on screen (``dashboard.live_chart``).
 Step advances one iteration (or pauses a running run), Stop stops within a second,
 any setting change stops the run, Reset clears it. A finished run can be replayed,
-and pinned so the next run is drawn over it.
+and pinned so the next run is drawn over it. Under the charts: pictures of the weights, masks,
+network and loss landscape at the iterate shown (``dashboard.train_objects``) and Table I's
+baselines on a click (``dashboard.train_baselines``).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard import copy_code, export, run_view, server, state, widgets
+from dashboard import copy_code, export, run_view, server, state, train_baselines, train_objects, widgets
 from dashboard.admission import Refused
 from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
@@ -37,6 +39,7 @@ MAX_TICK = 2.0          # ... slower when many sessions compute at once (each up
 SLOW_SECONDS = 15.0     # slow motion: the iterations unfold over this long (log-paced)
 REPLAY_SPEEDS = {"5 s": 5.0, "10 s": 10.0, "20 s": 20.0, "40 s": 40.0}
 MAX_PINS = 3
+PICTURE_TICK = 1.0      # seconds between redraws of the pictures while a run computes or replays
 BOXES = {"converged": (st.success, ":material/check_circle:"), "fixed_point": (st.success, ":material/check_circle:"),
          "max_iters": (st.warning, ":material/timer:"), "diverged": (st.error, ":material/error:"),
          "stalled": (st.warning, ":material/trending_flat:")}
@@ -157,6 +160,13 @@ def replay_controls(job: RunJob, settings: dict) -> None:
     st.session_state["replay_t"] = T if shown is None else min(shown, T)
     c3.slider("Show iterations up to t", 0, T, key="replay_t", on_change=scrub,
               help="Scrub through the run: both algorithms are drawn up to this iteration.")
+
+
+def objects_view() -> None:
+    """The pictures of the objects at the iterate shown (its own fragment: at most once a second)."""
+    view, job = st.session_state[VIEW], st.session_state.get(JOB)
+    moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
+    train_objects.pictures(job, cursor(view, time.monotonic()), moving)
 
 
 # ----- buttons ----------------------------------------------------------------------------
@@ -329,6 +339,8 @@ def main() -> None:
         final_boxes(job)
         replay_controls(job, settings)
         downloads(job)
+    st.fragment(run_every=max(PICTURE_TICK, tick) if moving else None)(objects_view)()
+    train_baselines.section(job, settings)
     copy_as_code(settings)
     explain()
 

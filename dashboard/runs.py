@@ -28,6 +28,7 @@ from shallowres.interrupt import Cancelled
 from shallowres.solvers import Stepper, plan_run
 
 from .history import History
+from .iterates import Iterates, iterates_bytes
 from .state import MEMORY_BUDGET, run_key
 
 ALGS = {"both": ("gd", "am"), "gd": ("gd",), "am": ("am",)}
@@ -43,14 +44,16 @@ def iters_of(settings: Mapping, alg: str) -> int:
 
 
 def run_estimate(settings: Mapping, memory_budget: int = MEMORY_BUDGET) -> int:
-    """Bytes a run of ``settings`` holds (both algorithms share one problem). Raises
-    MemoryBudgetError if either algorithm alone passes ``memory_budget`` (the per-run guard)."""
+    """Bytes a run of ``settings`` holds (both algorithms share one problem), with the iterates
+    kept for the pictures (``dashboard.iterates``). Raises MemoryBudgetError if either algorithm
+    alone passes ``memory_budget`` (the per-run guard)."""
     n, d, total = settings["n"], settings["d"], 0
     algs = ALGS[settings["alg"]]
     for alg in algs:
         path = plan_run(n, d, alg, iters=iters_of(settings, alg), resample=settings["resample"],
                         memory_budget=memory_budget)
         total += run_bytes(n, d, alg, path, iters_of(settings, alg), False, settings["resample"])
+        total += iterates_bytes(d, iters_of(settings, alg))
     return total - (len(algs) - 1) * problem_bytes(n, d)
 
 
@@ -84,11 +87,13 @@ def build_problem(settings: Mapping) -> Problem:
 
 @dataclass(eq=False)
 class AlgRun:
-    """One algorithm's part of a run: its stepper (while built), stop monitor and history."""
+    """One algorithm's part of a run: its stepper (while built), stop monitor, history and
+    the iterates W^t kept on a thinning grid for the pictures (``dashboard.iterates``)."""
 
     alg: str
     monitor: Monitor
     history: History
+    iterates: Iterates
     stepper: Stepper | None = None
     W: np.ndarray | None = None          # the latest iterate, kept when the stepper is dropped
     eta: float | None = None             # GD's step once known (a resumed run reuses it)
@@ -131,7 +136,7 @@ class RunJob:
         self.n, self.d = self.settings["n"], self.settings["d"]
         self.runs = {a: AlgRun(a, Monitor(a, iters_of(self.settings, a), self.settings["tol"],
                                           self.settings["resample"], stall_window=Monitor.STALL_WINDOW[a]),
-                               History(self.d))
+                               History(self.d), Iterates(self.d))
                      for a in ALGS[self.settings["alg"]]}
         self.phase = "ready"
         self.why = ""
@@ -233,6 +238,8 @@ class RunJob:
     def _record(self, r: AlgRun, rec) -> None:
         r.history.append(rec)
         r.seconds, r.W = rec.seconds, r.stepper.W if r.stepper is not None else r.W
+        if r.W is not None:
+            r.iterates.offer(rec.t, r.W)
         if r.stepper is not None and r.stepper.eta is not None:
             r.eta = r.stepper.eta
         reason = r.monitor(rec)
@@ -292,9 +299,24 @@ class RunJob:
             total += left * per
         return total
 
+    def iterate(self, alg: str, t: int | None = None) -> tuple[int, np.ndarray] | None:
+        """(t', W^t') of ``alg`` for the pictures: the latest iterate if ``t`` is None or past it,
+        else the nearest kept iterate at or before t (t' says which); None before t = 0."""
+        with self._lock:
+            r = self.runs[alg]
+            if r.W is None or r.t < 0:
+                return None
+            if t is None or t >= r.t:
+                return r.t, r.W
+        return r.iterates.at(t)
+
+    def problem(self) -> Problem | None:
+        """The run's problem while it is built (None after the controller released it)."""
+        return self._problem
+
     def nbytes_kept(self) -> int:
-        """Memory the run keeps when released (its histories)."""
-        return sum(r.history.nbytes() for r in self.runs.values())
+        """Memory the run keeps when released (its histories and kept iterates)."""
+        return sum(r.history.nbytes() + r.iterates.nbytes() for r in self.runs.values())
 
 
 def finite_or_none(x: float | None) -> float | None:

@@ -430,3 +430,109 @@ def test_copy_as_code_reproduces_the_page_bit_for_bit():
         out = subprocess.run([_sys.executable, "-m", "shallowres", *args], capture_output=True, text=True,
                              check=True, cwd=ROOT)
         assert json.loads(out.stdout.strip().splitlines()[-1])["rel_err"] == page[alg]
+
+
+# ----- the pictures of the objects and the baselines (issue 14) ------------------------------
+
+def figure(at: AppTest, title_part: str) -> list[dict]:
+    """The plotly charts whose title contains ``title_part``."""
+    return [s for s in specs(at) if title_part in s["layout"].get("title", {}).get("text", "")]
+
+
+def diff_heatmap(spec: dict) -> np.ndarray:
+    (tr,) = [t for t in spec["data"] if "− W*" in t["name"]]
+    return arr(tr["z"])
+
+
+def test_pictures_show_the_final_iterate_then_the_scrubbed_one():
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    assert not at.exception
+    job = at.session_state["job"]
+    prob = make_problem(d=6, n=150, gamma=0.8, noise=0.0, seed=3)
+    T = {a: r.t for a, r in job.runs.items()}
+    assert [t.label for t in at.tabs] == ["Weights", "Masks", "Network", "Landscape"]
+    for alg in ("gd", "am"):                                  # the final iterate, labelled with its t
+        (spec,) = figure(at, f"Weights at t = {T[alg]}:")
+        np.testing.assert_array_equal(diff_heatmap(spec), job.runs[alg].W - prob.W_star)
+    assert T["gd"] == 40 and T["am"] < 35
+    at.slider(key="replay_t").set_value(35).run()            # GD keeps 34 (t >= 32: even t), AM has ended
+    assert not at.exception
+    (gd,) = figure(at, "Weights at t = 34:")
+    t_kept, W34 = job.runs["gd"].iterates.at(35)
+    assert t_kept == 34
+    np.testing.assert_array_equal(diff_heatmap(gd), W34 - prob.W_star)
+    assert figure(at, f"Weights at t = {T['am']}:") and not figure(at, "Weights at t = 40:")
+    assert "**GD** · the iterate at t = 34" in texts(at, "markdown")
+    at.slider(key="replay_t").set_value(2).run()              # every iterate below 32 is kept
+    ref = run(prob, "am", iters=15, keep_W=True)
+    (am,) = [s for s in figure(at, "Weights at t = 2:") if np.array_equal(diff_heatmap(s),
+                                                                          ref.records[2].W - prob.W_star)]
+    assert len(figure(at, "Weights at t = 2:")) == 2 and am
+
+
+def test_mask_and_network_pictures_count_the_flips_of_the_iterate_shown():
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    at.slider(key="replay_t").set_value(1).run()
+    flips = {a: int(r.history.columns()["flips_teacher"][1]) for a, r in at.session_state["job"].runs.items()}
+    at.session_state["objects_tab"] = "Masks"
+    at.run()
+    titles = [s["layout"]["title"]["text"] for s in specs(at)]
+    assert sorted(titles) == sorted(f"Masks P<sup>t</sup> at t = 1: {flips[a]:,} flips in {150 * 6:,} ReLU states"
+                                    for a in ("gd", "am")), titles
+    at.session_state["objects_tab"] = "Network"
+    at.run()
+    titles = [s["layout"]["title"]["text"] for s in specs(at)]
+    assert sorted(titles) == sorted(f"The network at t = 1: {flips[a]:,} flips, per hidden ReLU"
+                                    for a in ("gd", "am")), titles
+    assert not at.exception
+
+
+def test_landscape_is_drawn_on_a_click_at_the_iterate_shown():
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    at.session_state["objects_tab"] = "Landscape"
+    at.run()
+    assert not figure(at, "Training loss around W*")          # only on demand
+    click(at, "landscape_btn")
+    assert not at.exception
+    (spec,) = figure(at, "Training loss around W*")
+    names = [t.get("name") for t in spec["data"]]
+    assert names[0] == "loss" and "GD" in names and "AM" in names and "W* (teacher)" in names
+    gd = next(t for t in spec["data"] if t.get("name") == "GD")
+    assert int(arr(gd["customdata"])[-1][0]) == 40               # drawn up to the last iterate
+    at.slider(key="replay_t").set_value(3).run()
+    (spec,) = figure(at, "Training loss around W*")
+    gd = next(t for t in spec["data"] if t.get("name") == "GD")
+    assert int(arr(gd["customdata"])[-1][0]) == 3
+
+
+def test_baselines_table_equals_shallowres_run_on_the_same_settings():
+    from dashboard.train_baselines import AM_INNER, EPOCHS
+
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    assert not at.get("dataframe")
+    click(at, "baselines_btn")
+    assert not at.exception
+    df = at.dataframe[0].value
+    rows = dict(zip(df["Algorithm"], df["Final relative error"], strict=True))
+    prob = make_problem(d=6, n=150, gamma=0.8, noise=0.0, seed=3)
+    job = at.session_state["job"]
+    assert rows["GD, eq. (1)"] == job.runs["gd"].history.last.rel_err
+    assert rows["AM, eqs. (2)-(3)"] == run(prob, "am", iters=15).rel_err
+    assert rows["SGD (Li & Yuan), random start"] == run(prob, "sgd", init="random", iters=EPOCHS).rel_err
+    assert rows["SGD, GD's start"] == run(prob, "sgd", iters=EPOCHS).rel_err
+    assert rows["Adam, random start"] == run(prob, "adam", init="random", iters=EPOCHS).rel_err
+    assert rows[f"inexact AM (K = {AM_INNER})"] == run(prob, "am", am_inner=AM_INNER, iters=200).rel_err
+    iters = dict(zip(df["Algorithm"], df["Iterations"], strict=True))
+    assert iters["GD, eq. (1)"] == 40 and list(df["Unit"]).count("epochs") == 3
+    (chart,) = figure(at, "SGD, Adam: t counts epochs")
+    assert {t["name"] for t in chart["data"]} >= {"GD, eq. (1)", "Adam, random start", "tolerance 1e-8"}
+    assert chart["layout"]["yaxis"]["type"] == "log" and chart["layout"]["xaxis"]["title"]["text"]
+
+
+def test_pictures_of_one_algorithm_only():
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    am_t = at.session_state["job"].runs["am"].t
+    at.session_state["objects_algs"] = ["AM"]
+    at.run()
+    assert [s["layout"]["title"]["text"] for s in specs(at)] == [f"Weights at t = {am_t}: one colour scale, 0 = white"]
+    assert "**GD** · the iterate" not in texts(at, "markdown") and not at.exception

@@ -7,13 +7,14 @@ import pytest
 from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
 from playwright.sync_api import expect
 
-from dashboard.devserver import wait_idle
+from dashboard.devserver import charts, wait_idle
 from dashboard.theory_view import num
 from shallowres import make_problem, run, theory
 
 pytestmark = pytest.mark.browser
 
 DONE = "[data-testid='stDownloadButton']"     # drawn only once a run has finished
+PICTURES = "[data-testid='stPlotlyChart'] .js-plotly-plot"      # st.plotly_chart's, not the live charts
 
 
 def run_to_end(page) -> None:
@@ -27,7 +28,8 @@ def test_run_draws_the_charts_without_errors(open_app):
     assert_no_errors(page)
     assert page.get_by_text("Assumption 1 fails").is_visible()
     run_to_end(page)
-    expect(page.locator(".js-plotly-plot")).to_have_count(4, timeout=TIMEOUT_MS)
+    expect(page.locator(".sr-live-grid .js-plotly-plot")).to_have_count(4, timeout=TIMEOUT_MS)
+    expect(page.locator(PICTURES)).to_have_count(2, timeout=TIMEOUT_MS)    # W^t of GD and AM
     assert page.get_by_text("Alternating minimization converged").is_visible()
     assert_no_errors(page)
     assert "d=20" in page.url and "n=1700" in page.url         # the URL holds every setting
@@ -101,4 +103,38 @@ def test_preset_then_theory_link_keeps_the_settings(open_app):
     assert page.get_by_text(re.compile(r"d = 20 · n = 300 ")).is_visible()
     assert "n=300" in page.url
     assert page.locator("[data-testid='stAlertContentWarning']", has_text="default value").count() == 0
+    assert_no_errors(page)
+
+
+DRAWN = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
+  .filter(e => e.getBoundingClientRect().height > 0)
+  .map(e => ({title: (e.layout && e.layout.title && e.layout.title.text) || '',
+              traces: (e.data || []).length,
+              marks: e.querySelectorAll('.heatmaplayer image, .scatterlayer .point, .scatterlayer .js-line, '
+                                        + '.contourlayer path').length}))"""
+
+
+def test_pictures_tabs_draw_with_data_and_keep_the_live_charts(open_app):
+    page = open_app()
+    run_to_end(page)
+    for tab, title in (("Weights", "Weights at t = "), ("Masks", "Masks P"), ("Network", "The network at t = ")):
+        page.get_by_role("tab", name=tab).click()
+        wait_idle(page, TIMEOUT_MS)
+        page.wait_for_function(f"() => document.body.innerText.includes({title[:8]!r})", timeout=TIMEOUT_MS)
+        drawn = page.evaluate(DRAWN)
+        mine = [f for f in drawn if title in f["title"]]
+        assert len(mine) == 2 and all(f["traces"] >= 1 and f["marks"] > 0 for f in mine), drawn
+        assert_no_errors(page)
+    page.get_by_role("tab", name="Landscape").click()
+    wait_idle(page, TIMEOUT_MS)
+    press(page, "Draw the loss landscape")
+    page.wait_for_function("() => document.body.innerText.includes('Training loss around W*')", timeout=TIMEOUT_MS)
+    wait_idle(page, TIMEOUT_MS)
+    (land,) = [f for f in page.evaluate(DRAWN) if "Training loss around W*" in f["title"]]
+    assert land["traces"] >= 4 and land["marks"] > 0
+    live = charts(page)
+    assert len(live) == 4 and all(sum(ch["points"]) > 0 for ch in live[:3])     # the 4th is the flips heatmap
+    assert live[0]["last"].get("am", 0) > 0 and live[0]["last"].get("gd", 0) > 0
+    page.evaluate("window.scrollTo(0, 0)")
+    assert all(ch["visible"] for ch in charts(page))
     assert_no_errors(page)

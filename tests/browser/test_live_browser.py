@@ -150,3 +150,35 @@ def test_the_top_bar_stop_leaves_no_run_marked_running(open_app):
     time.sleep(1.0)
     assert not page.get_by_text("· running").count()
     print(f"\ntop bar Stop clicked during a script run: {clicked}")
+
+
+PICTURES_JS = """() => [...document.querySelectorAll('.sr-react-chart')].map(e => {
+  if (!e.__probe) e.__probe = Math.random().toString(36).slice(2);
+  const r = e.getBoundingClientRect();
+  return {id: e.__probe, height: r.height, images: e.querySelectorAll('.heatmaplayer image').length,
+          title: (e.layout && e.layout.title && e.layout.title.text) || ''};
+})"""
+
+
+def test_pictures_follow_a_running_run_in_place(open_app):
+    page = open_app(**LONG)
+    press(page, "Run")
+    running(page)
+    page.get_by_text("The objects at the iteration shown").first.scroll_into_view_if_needed()
+    samples, deadline = [], time.monotonic() + 60
+    while len(samples) < 12 and time.monotonic() < deadline:
+        pics = page.evaluate(PICTURES_JS)
+        if samples or (pics and pics[0]["images"]):        # from the first drawn picture on
+            samples.append(pics)
+        time.sleep(0.4)
+    live = charts(page)
+    press(page, "Stop")
+    assert len(samples) == 12, "the pictures never appeared while the run computed"
+    ids = {p[0]["id"] for p in samples}
+    print(f"\npictures while running: {len(samples)} samples, {len(ids)} distinct chart nodes, "
+          f"titles {samples[0][0]['title']!r} .. {samples[-1][0]['title']!r}")
+    assert all(len(p) == 1 and p[0]["images"] == 3 and p[0]["height"] > 300 for p in samples), samples   # never blank
+    assert len(ids) == 1                                   # updated in place, never remounted
+    assert len({p[0]["title"] for p in samples}) >= 3     # ... and it moved with the run (about once a second)
+    assert len(live) == 4 and all(sum(c["points"]) for c in live[:3])
+    assert_no_errors(page)

@@ -1,0 +1,62 @@
+"""One Plotly figure that is updated in place (``Plotly.react``) instead of remounted: for the
+Train page's pictures while a run moves.
+
+``st.plotly_chart`` remounts its element whenever the figure changes (its id hashes the spec),
+so a picture redrawn every second is blank or doubled part of the time. This custom component
+(``st.components.v2``, the same plotly.js as ``dashboard.live_chart``) keeps one chart per key
+and hands it each new figure. Figures are Plotly dicts (``dashboard.object_figures``).
+"""
+from __future__ import annotations
+
+import plotly.io
+import streamlit as st
+
+from .live_chart import plotly_urls
+
+JS = """
+const CHARTS = (window.__shallowresReact ??= new Map());     // by key: a remount keeps the chart
+function loadPlotly(urls) {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  window.__shallowresPlotly ??= new Promise((resolve, reject) => {
+    const tryUrl = (i) => {
+      if (i >= urls.length) { reject(new Error("plotly.js could not be loaded")); return; }
+      const s = document.createElement("script");
+      s.src = urls[i];
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { s.remove(); tryUrl(i + 1); };
+      document.head.appendChild(s);
+    };
+    tryUrl(0);
+  });
+  return window.__shallowresPlotly;
+}
+export default function (component) {
+  const { data, key, parentElement } = component;
+  if (!data) return;
+  let S = CHARTS.get(key);
+  if (!S) {
+    const div = document.createElement("div");
+    div.className = "sr-react-chart";
+    S = { div, parent: null, drawn: null };
+    CHARTS.set(key, S);
+  }
+  if (S.parent !== parentElement) { parentElement.append(S.div); S.parent = parentElement; }
+  if (S.drawn === data.fig) return;
+  const fig = JSON.parse(data.fig);
+  S.div.style.height = (fig.layout.height || 450) + "px";
+  loadPlotly(data.plotly).then((P) => {
+    P.react(S.div, fig.data, fig.layout, { responsive: true, displaylogo: false });
+    S.drawn = data.fig;
+  });
+}
+"""
+CSS = ".sr-react-chart {width: 100%;}"
+
+
+def react_chart(fig: dict, key: str) -> None:
+    """Draw ``fig`` (a Plotly dict) under ``key``, updating the chart already there in place."""
+    _COMPONENT(data={"fig": plotly.io.to_json(fig, validate=False), "plotly": plotly_urls()}, key=key)
+
+
+_COMPONENT = st.components.v2.component("shallowres_react_chart", html="<div></div>", css=CSS, js=JS,
+                                        isolate_styles=False)
