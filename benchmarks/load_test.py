@@ -43,6 +43,7 @@ SCENARIOS = {          # name -> [(kind, count, delay before clicking, s)]
     "mixed10": [("default", 7, 0.0), ("heavy", 3, 0.0)],
     "heavy20": [("heavy", 20, 0.0), ("default", 3, 5.0)],
     "mixed30": [("heavy", 10, 0.0), ("default", 20, 2.0)],
+    "default10": [("default", 10, 0.0)],
 }
 
 
@@ -76,7 +77,9 @@ def cli(alg: str, d: int, n: int, seed: int) -> tuple[int, float]:
 
 
 def check(s: Session) -> str:
-    text = s.page.locator("[data-testid='stAlertContainer']").all_inner_texts()
+    # the status line drawn with the charts, and the result boxes under them
+    text = s.page.locator(".sr-status").all_inner_texts() + \
+        s.page.locator("[data-testid='stAlertContainer']").all_inner_texts()
     algs = ("gd", "am") if s.query["alg"] == "both" else (s.query["alg"],)
     bad = []
     for alg in algs:
@@ -86,7 +89,7 @@ def check(s: Session) -> str:
             bad.append(want)
     if not bad:
         return "matches the CLI"
-    shown = "; ".join(x.splitlines()[2] if len(x.splitlines()) > 2 else x for x in text) or "no result boxes"
+    shown = "; ".join(x.replace("\n", " | ") for x in text)[:300] or "no status line or result boxes"
     return "MISMATCH: expected " + "; ".join(bad) + f" (the page shows: {shown[:300]})"
 
 
@@ -183,9 +186,13 @@ def main() -> None:
             start, cpu0 = time.monotonic(), cpu_seconds(pid)
             sessions = scenario(browser, url, name, args.timeout)
             wall, cpu = time.monotonic() - start, cpu_seconds(pid) - cpu0
-            for s in sessions:
+            for i, s in enumerate(sessions):
                 if s.outcome == "finished":
                     s.checked = check(s)
+                    if s.checked.startswith("MISMATCH"):       # what the student saw, for the record
+                        shot = ROOT / "artifacts" / "load_test" / f"{name}-{i + 1}.png"
+                        shot.parent.mkdir(parents=True, exist_ok=True)
+                        s.page.screenshot(path=str(shot), full_page=True)
             stop.set()
             th.join()
             print(f"\n## {name}: {len(sessions)} sessions, {wall:.0f} s; server peak resident "

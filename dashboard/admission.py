@@ -420,14 +420,19 @@ class Controller:
         for tk in list(self._queue):
             need = tk.job.bytes
             light = need <= self.limits.light * self.limits.memory
-            room = self.limits.memory * (1.0 if light else 1.0 - self.limits.reserve)
-            if self._held() + need > room:
-                self._evict_idle(self._held() + need - room)
-            if self._held() + need <= room and (not blocked or light):
+
+            if self._held() + need > self._room(light):
+                self._evict_idle(self._held() + need - self._room(light))
+            if self._held() + need <= self._room(light) and (not blocked or light):
                 self._queue.remove(tk)
                 tk.admitted = self._clock()
             else:
                 blocked = True
+
+    def _room(self, light: bool) -> float:
+        """Memory a job may fill up to: heavy jobs leave ``Limits.reserve`` to light ones,
+        unless nothing is held (a job alone may use the whole budget)."""
+        return self.limits.memory * (1.0 if light or self._held() == 0 else 1.0 - self.limits.reserve)
 
     def _evict_idle(self, amount: int) -> None:
         """Release idle (paused) jobs, oldest first, until ``amount`` bytes are free."""

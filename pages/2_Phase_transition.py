@@ -28,7 +28,7 @@ import streamlit as st
 
 from dashboard import map_view, server, sweep_view, widgets
 from dashboard.admission import Refused
-from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url
+from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url, warnings_markdown
 from dashboard.sweep_jobs import SweepAdmissionJob
 from shallowres.executors import DASK_ENV, cpu_count, process_executor
 from shallowres.phase_map import analyze, format_analysis
@@ -457,7 +457,7 @@ def main() -> None:
     link_warnings = check_link()
     spec, run_on = controls()
     if link_warnings:
-        st.warning("**Some values in the link were not used.**\n\n" + "\n".join(f"- {w}" for w in link_warnings),
+        st.warning(warnings_markdown(link_warnings),
                    icon=":material/warning:")
     if spec is not None:
         sweep_section(spec, run_on)

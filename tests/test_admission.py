@@ -108,6 +108,10 @@ def test_heavy_jobs_leave_room_for_light_ones():
         ctl.submit(j)
     assert all(ctl.place(j).state == "admitted" for j in defaults)               # 440 + 3 x 19 <= 600
     assert ctl.place(heavies[-1]).state == "queued"
+    alone = controller(memory_mb=600, light=0.1, reserve=0.1)
+    whole = FakeJob("w", 590)                  # past the heavy share, but alone: admitted
+    alone.submit(whole)
+    assert alone.place(whole).state == "admitted"
 
 
 def test_the_express_worker_takes_light_jobs_only():

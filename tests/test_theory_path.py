@@ -203,4 +203,4 @@ def test_path_run_refuses_past_the_memory_budget():
 
     p = make_problem(d=30, n=2000, gamma=1.0, seed=0)
     with pytest.raises(MemoryBudgetError, match="theory at every iterate"):
-        path_run(p, "gd", iters=10, memory_budget=60 * MB)     # the run alone needs ~47 MB, with theory ~92
+        path_run(p, "gd", iters=10, memory_budget=40 * MB)     # the run alone needs ~28 MB, with theory ~56
