@@ -71,18 +71,7 @@ def start_replay(duration: float, T: int, log_x: bool, kind: str = "replay") -> 
 
 def waiting_words(job: RunJob) -> str | None:
     """Why a run that wants CPU is not computing, or None if it is."""
-    ctl = server.controller()
-    place = ctl.place(job)
-    if place.state == "queued":
-        ahead = "no run" if place.ahead == 0 else f"{place.ahead} run{'s' if place.ahead > 1 else ''}"
-        return (f":material/hourglass_top: **Waiting for room on the server**: {ahead} ahead of you, "
-                f"about {max(1, round(place.eta)):,} s. Your charts start as soon as it begins.")
-    used = ctl.usage(job.session_id)
-    if place.state == "admitted" and not place.running and used >= ctl.limits.cpu_per_minute:
-        return (f":material/hourglass_top: **Sharing the server**: this page used {used:.0f} s of compute in "
-                f"the last minute (the limit while others wait is {ctl.limits.cpu_per_minute:.0f} s), "
-                "so other students' runs go first for a moment.")
-    return None
+    return server.queue_words(job, "Your charts start as soon as it begins.")
 
 
 def final_boxes(job: RunJob) -> None:

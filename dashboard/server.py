@@ -51,3 +51,20 @@ def controller() -> Controller:
 def session_id() -> str:
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx is not None else ""
+
+
+def queue_words(job, begins: str) -> str | None:
+    """Why ``job`` (a run or a sweep that wants CPU) is not computing, in words for its page
+    (``begins``: what appears once it starts), or None if it is computing now."""
+    ctl = controller()
+    place = ctl.place(job)
+    if place.state == "queued":
+        ahead = "no run" if place.ahead == 0 else f"{place.ahead} run{'s' if place.ahead > 1 else ''}"
+        return (f":material/hourglass_top: **Waiting for room on the server**: {ahead} ahead of you, "
+                f"about {max(1, round(place.eta)):,} s. {begins}")
+    used = ctl.usage(job.session_id)
+    if place.state == "admitted" and not place.running and used >= ctl.limits.cpu_per_minute:
+        return (f":material/hourglass_top: **Sharing the server**: this page used {used:.0f} s of compute in "
+                f"the last minute (the limit while others wait is {ctl.limits.cpu_per_minute:.0f} s), "
+                "so other students' runs go first for a moment.")
+    return None

@@ -366,19 +366,9 @@ def tick_seconds() -> float:
 
 def waiting_words(job: SweepAdmissionJob) -> str:
     """What the server is doing with the session's sweep, in words."""
-    ctl = server.controller()
-    place = ctl.place(job)
-    if place.state == "queued":
-        ahead = "no run" if place.ahead == 0 else f"{place.ahead} run{'s' if place.ahead > 1 else ''}"
-        return (f":material/hourglass_top: **Waiting for room on the server**: {ahead} ahead of you, "
-                f"about {max(1, round(place.eta)):,} s. Points appear as soon as it begins.")
-    used = ctl.usage(job.session_id)
-    if place.state == "admitted" and not place.running and used >= ctl.limits.cpu_per_minute:
-        return (f":material/hourglass_top: **Sharing the server**: this page used {used:.0f} s of compute in "
-                f"the last minute (the limit while others wait is {ctl.limits.cpu_per_minute:.0f} s), "
-                "so other students' runs go first for a moment.")
-    return (":material/sync: **Running on the server**, between other students' runs. Points appear "
-            "as trials finish; **Stop** keeps them.")
+    return server.queue_words(job, "Points appear as soon as it begins.") or (
+        ":material/sync: **Running on the server**, between other students' runs. Points appear "
+        "as trials finish; **Stop** keeps them.")
 
 
 def finish(job: SweepAdmissionJob, key: str) -> SweepResult:
