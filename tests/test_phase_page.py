@@ -253,13 +253,19 @@ BIGGER = {"grid": "custom", "n": "100,200,300,400", "d": "8", "gamma": "1", "tri
 BIGGER_SPEC = SweepSpec(n=(100, 200, 300, 400), d=(8,), gamma=(1.0,), trials=10, gd_iters=2000)
 
 
-def test_stop_withdraws_the_sweep_and_run_resumes_it_to_the_same_table():
+def started_bigger():
+    """The BIGGER sweep run on the server until its first trial is done: (page, job)."""
     at = page(BIGGER).button(key="run_btn").click().run()
     job = session_job(at)
     deadline = time.monotonic() + 60
     while job.job.done == 0:
         assert time.monotonic() < deadline, "no trial finished"
         time.sleep(0.02)
+    return at, job
+
+
+def test_stop_withdraws_the_sweep_and_run_resumes_it_to_the_same_table():
+    at, job = started_bigger()
     at.button(key="stop_btn").click().run()
     assert not job.active
     time.sleep(0.5)                                     # the slice under way ends; no more after it
@@ -418,12 +424,7 @@ def test_a_sweep_that_does_not_fit_now_waits_in_the_queue_and_says_how_many_are_
 
 
 def test_a_sweep_the_server_cut_says_so_and_resume_finishes_it():
-    at = page(BIGGER).button(key="run_btn").click().run()
-    job = session_job(at)
-    deadline = time.monotonic() + 60
-    while job.job.done == 0:
-        assert time.monotonic() < deadline, "no trial finished"
-        time.sleep(0.02)
+    at, job = started_bigger()
     job.cut("the page was closed or lost its connection")       # what the controller's reaper does
     time.sleep(0.3)
     at.run()
