@@ -28,6 +28,7 @@ import streamlit as st
 
 from dashboard import map_view, server, sweep_view, widgets
 from dashboard.admission import Refused
+from dashboard.react_chart import react_chart
 from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url, warnings_markdown
 from dashboard.sweep_jobs import SweepAdmissionJob
 from shallowres.executors import DASK_ENV, cpu_count, process_executor
@@ -239,9 +240,16 @@ def caption(spec: SweepSpec) -> None:
         "sweep`).")
 
 
-def draw(slot, rows, spec: SweepSpec, tag: str) -> None:
-    fig = sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold)
-    slot.plotly_chart(fig, key=f"phase-{tag}", width="stretch", config={"displaylogo": False})
+def draw(rows, spec: SweepSpec) -> None:
+    """The phase chart, one chart updated in place (``dashboard.react_chart``): ``st.plotly_chart`` in
+    the live fragment remounts on every new point, and Chromium showed it blank in some samples."""
+    react_chart(sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold), "phase-chart")
+
+
+def draw_into(slot, rows, spec: SweepSpec, key: str) -> None:
+    """The phase chart in ``slot`` under a new ``key`` (the in-script stream draws many in one run)."""
+    slot.plotly_chart(sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold), key=key,
+                      width="stretch", config={"displaylogo": False})
 
 
 def show_table(result_rows, csv_text: str | None) -> None:
@@ -354,7 +362,7 @@ def stream(spec: SweepSpec, run_on: str, slot, bar) -> tuple[SweepAdmissionJob, 
         if now - last >= THROTTLE or job.job.finished:
             bar.progress(job.job.done / job.job.total,
                          text=progress_text(job.job.done, job.job.total, job.job.eta_seconds()))
-            draw(slot, job.job.rows(), spec, f"live{job.job.done}-{now:.3f}")
+            draw_into(slot, job.job.rows(), spec, f"phase-live{job.job.done}-{now:.3f}")
             last = time.perf_counter()
     return job, where
 
@@ -388,7 +396,7 @@ def live(spec: SweepSpec) -> None:
     job = current_job(spec)
     # Elements straight in the fragment, in the same order on every tick (note, bar, chart): each tick's
     # delta replaces its predecessor in place. An st.empty() slot would first blank the chart, then refill it.
-    note = bar = slot = st
+    note = bar = st
     if job is not None and job.job.finished and not job.cut_reason:
         finish(job, key)
         job = None
@@ -398,7 +406,7 @@ def live(spec: SweepSpec) -> None:
         rows, done, total, eta = job.snapshot()
         note.markdown(waiting_words(job))
         bar.progress(done / total, text=progress_text(done, total, eta))
-        draw(slot, rows, spec, "chart")
+        draw(rows, spec)
     elif result is not None:
         if st.session_state.get(FINISHED_KEY) == key:
             note.success(f"All {result.done} trials in {result.seconds:.1f} s of compute ({result.executor}); "
@@ -406,7 +414,7 @@ def live(spec: SweepSpec) -> None:
         else:
             note.success(f"All {result.done} trials, computed earlier in {result.seconds:.1f} s "
                          f"({result.executor}); served from the cache.", icon=DONE)
-        draw(slot, result.rows, spec, "chart")
+        draw(result.rows, spec)
         show_table(result.rows, result.to_csv())
     elif job is not None and (job.job.done or job.cut_reason):
         rows, done, total, eta = job.snapshot()
@@ -417,7 +425,7 @@ def live(spec: SweepSpec) -> None:
             note.info(f"Stopped after {done} of {total} trials" +
                       (f" (about {eta:.0f} s of compute left)" if eta else "") +
                       ". **Resume** carries on from here.", icon=":material/pause_circle:")
-        draw(slot, rows, spec, "chart")
+        draw(rows, spec)
         if rows:
             show_table(rows, None)
     else:
@@ -432,7 +440,7 @@ def live(spec: SweepSpec) -> None:
         else:
             note.info(f"Press **Run** to start {runs:,} trials. Points appear as trials finish.",
                       icon=":material/play_arrow:")
-        draw(slot, shipped, spec, "chart")
+        draw(shipped, spec)
         if shipped and refused is None:
             show_table(shipped, None)
     if st.session_state.get("phase_was_moving") and not moving:

@@ -34,7 +34,10 @@ def page(query: dict | None = None) -> AppTest:
 
 
 def charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    """The page's Plotly figures in order: the phase chart (a ``dashboard.react_chart`` component,
+    updated in place), then the maps' ``st.plotly_chart`` elements."""
+    live = [json.loads(json.loads(c.proto.json)["fig"]) for c in at.get("bidi_component")]
+    return live + [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
 def figure(at: AppTest) -> dict:

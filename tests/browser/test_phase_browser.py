@@ -125,6 +125,7 @@ def test_while_a_sweep_runs_its_progress_never_goes_back_and_the_chart_stays(ope
     assert len(set(counts)) >= 4, f"the progress did not grow in steps: {sorted(set(counts))}"
     blank = [i for i, s in enumerate(samples) if not s["chart"]]
     assert not blank, f"the chart was off screen in {len(blank)} of {len(samples)} samples (first at {blank[:5]})"
+    page.wait_for_selector(DONE, timeout=TIMEOUT_MS)         # the table follows the note within a moment
     wait_idle(page, TIMEOUT_MS)
     assert page.get_by_text("All 200 trials in").is_visible()
     assert page.locator(DONE).count() == 1 and page.locator("[data-testid='stDataFrame']").count() >= 1
