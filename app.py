@@ -42,7 +42,8 @@ MAX_PINS = 3
 PICTURE_TICK = 1.0      # seconds between redraws of the pictures while a run computes or replays
 BOXES = {"converged": (st.success, ":material/check_circle:"), "fixed_point": (st.success, ":material/check_circle:"),
          "max_iters": (st.warning, ":material/timer:"), "diverged": (st.error, ":material/error:"),
-         "stalled": (st.warning, ":material/trending_flat:")}
+         "stalled": (st.warning, ":material/trending_flat:"),
+         "step_budget": (st.warning, ":material/hourglass_bottom:")}
 
 
 # ----- what the page shows: the live run, or a paced replay of it -----------------------
@@ -112,7 +113,8 @@ def live_view(settings: dict) -> None:
             waiting = waiting_words(job) if computing else None
             if waiting:
                 st.markdown(waiting)
-    live_charts(payload, key="live_charts", on_resync=st.session_state[FEED].reset)
+    live_charts(payload, key="live_charts", on_resync=st.session_state[FEED].reset,
+                tick=tick_seconds() if moving else None)
     if settings["logx"]:
         st.caption("On a log iteration axis t = 0 is not drawn (untick *Log-scale iteration axis* to see it). "
                    "Drag to zoom, double-click to reset; a flip count of 0 sits on the bottom tick.")

@@ -150,10 +150,16 @@ def scenario(browser, url: str, name: str, timeout: float) -> list[Session]:
                 texts = s.page.locator("body").inner_text()
                 s.outcome = ("refused" if "too big" in texts else "stopped" if "stopped" in texts else "finished")
         time.sleep(0.2)
-    for s in sessions:
+    for i, s in enumerate(sessions):
         if s.done is None:
             texts = s.page.locator("body").inner_text()
             s.outcome = "queued" if "Waiting for room" in texts else "running"
+            status = " | ".join(s.page.locator(".sr-status").all_inner_texts()).replace("\n", " | ")
+            s.checked = (f"still {s.outcome} at the end; status line: {status[:200] or 'none'}; "
+                         f"charts hold {latest(s.page)}")
+            shot = ROOT / "artifacts" / "load_test" / f"{name}-{i + 1}-unfinished.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            s.page.screenshot(path=str(shot), full_page=True)
     return sessions
 
 
@@ -189,6 +195,12 @@ def main() -> None:
             for i, s in enumerate(sessions):
                 if s.outcome == "finished":
                     s.checked = check(s)
+                    if s.checked.startswith("MISMATCH"):       # a lag, or wrong for good?
+                        t_check = time.monotonic()
+                        while time.monotonic() - t_check < 15 and check(s).startswith("MISMATCH"):
+                            s.page.wait_for_timeout(500)
+                        if not check(s).startswith("MISMATCH"):
+                            s.checked += f" (then matched, {time.monotonic() - t_check:.1f} s later)"
                     if s.checked.startswith("MISMATCH"):       # what the student saw, for the record
                         shot = ROOT / "artifacts" / "load_test" / f"{name}-{i + 1}.png"
                         shot.parent.mkdir(parents=True, exist_ok=True)

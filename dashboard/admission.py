@@ -22,9 +22,12 @@ hold memory and when it may compute:
 - **The server first.** Worker threads (but the express one) run at a lower CPU priority
   (``WORKER_NICE``), so the web server and the pages' scripts are scheduled first when the
   CPU is short.
-- **Liveness.** A job whose browser session is gone for ``Limits.grace`` seconds is
-  cut (``job.cut``) and its memory released; freed heap is handed back to the
-  operating system (``malloc_trim``), so the server shrinks after a class leaves.
+- **Liveness.** A job whose browser session is gone is *held* within about a second: it
+  gets no slices, and a slice under way is interrupted at the solver's next checkpoint
+  (a CG iteration, an LSQR product: ``shallowres.interrupt``), its partial step dropped.
+  A session back within ``Limits.grace`` seconds (a reconnect) carries on from there;
+  after that the job is cut (``job.cut``) and its memory released; freed heap is handed
+  back to the operating system (``malloc_trim``), so the server shrinks after a class leaves.
 
 Jobs implement :class:`Job`. Lock order: the controller's lock may be held while a
 job's own lock is taken, never the other way round.
@@ -43,6 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+from shallowres.interrupt import Cancelled, cancellable
 from shallowres.validation import MB
 
 log = logging.getLogger("shallowres.admission")
@@ -218,12 +222,14 @@ class CallJob:
         self.cancel = threading.Event()
 
     def run_slice(self, deadline: float) -> Slice:
-        from shallowres.interrupt import cancellable
-
         try:
             with cancellable(self.cancel.is_set):
                 self.result = self.fn()
-        except BaseException as e:        # handed to the waiting page (Cancelled included)
+        except Cancelled as e:
+            if not self.cancel.is_set():  # held by the controller (its page went away): again later
+                return "more"
+            self.error = e
+        except BaseException as e:        # handed to the waiting page
             self.error = e
         self.finished.set()
         return "done"
@@ -455,7 +461,7 @@ class Controller:
 
     def _pick(self, express: bool = False) -> _Ticket | None:
         ready = [t for t in self._tickets.values() if t.admitted is not None and t.wants_cpu and not t.running
-                 and (not express or self._light(t.job))]
+                 and t.dead_since is None and (not express or self._light(t.job))]
         if not ready:
             return None
         under = [t for t in ready if self._recent(t.job.session_id) < self.limits.cpu_per_minute]
@@ -475,7 +481,9 @@ class Controller:
             tk.running = True
         start = time.perf_counter()
         try:
-            result = tk.job.run_slice(start + self.limits.quantum)
+            # the job's solver checkpoints also hear a hold: its session went away mid-slice
+            with cancellable(lambda: tk.dead_since is not None):
+                result = tk.job.run_slice(start + self.limits.quantum)
         except Exception as e:       # a job's own failure must not kill the worker
             log.exception("job failed")
             tk.job.cut(f"the computation failed: {e}")
@@ -488,7 +496,7 @@ class Controller:
             if self._tickets.get(id(tk.job)) is tk:
                 if result == "done" or tk.cut:
                     self._release(tk)
-                elif result == "idle":
+                elif result == "idle" and tk.dead_since is None:     # a held job resumes on return
                     tk.wants_cpu, tk.idle_since = False, self._clock()
             self._admit()
             self._cond.notify_all()
@@ -500,7 +508,7 @@ class Controller:
         with self._cond:
             for tk in list(self._tickets.values()):
                 if self._is_alive is not None and not self._is_alive(tk.job.session_id):
-                    tk.dead_since = tk.dead_since or now
+                    tk.dead_since = now if tk.dead_since is None else tk.dead_since
                     if now - tk.dead_since >= self.limits.grace and not tk.cut:
                         tk.job.cut("the page was closed or lost its connection")
                         tk.cut = True

@@ -158,6 +158,7 @@ export default function (component) {
     STATES.set(key, S);
   }
   S.grid.style.setProperty("--sr-columns", String(data.columns || 2));
+  watch(S, data, setTriggerValue);
   if (!merge(S, data)) {
     if (S.asked !== data.gen + ":" + (S.gen || "")) {    // ask once per mismatch
       S.asked = data.gen + ":" + (S.gen || "");
@@ -167,6 +168,22 @@ export default function (component) {
   }
   S.asked = null;
   schedule(S, data.plotly || [], data.final);
+}
+
+// The page's live fragment reruns on a timer that Streamlit's frontend keeps. Should a rerun be lost
+// (a busy server, a timer dropped between two full runs), a page that is still moving would stop
+// updating and keep saying "running" after the run ended. So each payload that is not the last one
+// arms a watchdog: if no payload follows within data.watchdog ms, ask Python for everything again
+// (the resync trigger reruns the fragment, which then shows where the run really is).
+function watch(S, data, setTriggerValue) {
+  clearTimeout(S.watchdog);
+  S.watchdog = null;
+  if (data.final || !data.watchdog) return;
+  S.watchdog = setTimeout(() => {
+    S.watchdog = null;
+    S.grid.dataset.watchdog = String(Number(S.grid.dataset.watchdog || 0) + 1);   // read by the tests
+    setTriggerValue("resync", "watchdog:" + Date.now());
+  }, data.watchdog);
 }
 
 // While data streams in, draw at most once per max(MIN_GAP, 3 x the last draw's duration), capped

@@ -39,6 +39,8 @@ CSS = """
 """
 OVERLAP = 5.0       # seconds: each payload repeats what was sent this long ago and later (a loaded
                     # browser may draw only every few seconds, merging the payloads in between)
+WATCHDOG_TICKS = 6  # a moving page with no payload for this many ticks of its fragment asks for one
+WATCHDOG_MIN = 4.0  # seconds, at least
 log = logging.getLogger("shallowres.live_chart")
 
 
@@ -125,10 +127,18 @@ class Feed:
         return {"gen": gen, "full": full, "series": out, "head": head, "figs": figs, **extra}
 
 
-def live_charts(payload: dict, key: str, on_resync: Callable[[], None], columns: int = 2):
-    """Mount (or update) the charts; ``on_resync`` runs when the browser asks for everything again."""
-    return _COMPONENT(data={**payload, "plotly": plotly_urls(), "columns": columns}, key=key,
-                      on_resync_change=on_resync)
+def watchdog_ms(tick: float | None) -> int | None:
+    """How long a moving page waits for its fragment's next payload before asking (ms); None if still."""
+    return None if tick is None else int(1000 * max(WATCHDOG_MIN, WATCHDOG_TICKS * tick))
+
+
+def live_charts(payload: dict, key: str, on_resync: Callable[[], None], columns: int = 2,
+                tick: float | None = None):
+    """Mount (or update) the charts; ``on_resync`` runs when the browser asks for everything again:
+    a payload it cannot merge, or none for ``WATCHDOG_TICKS`` ticks of the live fragment
+    (``tick`` s; None when nothing moves) while the page still moves."""
+    return _COMPONENT(data={**payload, "plotly": plotly_urls(), "columns": columns, "watchdog": watchdog_ms(tick)},
+                      key=key, on_resync_change=on_resync)
 
 
 # Registered once, at import (Streamlit's advice for components); plotly.js copied beside the app.

@@ -11,10 +11,11 @@ from __future__ import annotations
 import plotly.io
 import streamlit as st
 
-from .live_chart import plotly_urls
+from .live_chart import plotly_urls, watchdog_ms
 
 JS = """
 const CHARTS = (window.__shallowresReact ??= new Map());     // by key: a remount keeps the chart
+const WATCHDOGS = (window.__shallowresReactWatchdogs ??= new Map());
 function loadPlotly(urls) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   window.__shallowresPlotly ??= new Promise((resolve, reject) => {
@@ -31,8 +32,12 @@ function loadPlotly(urls) {
   return window.__shallowresPlotly;
 }
 export default function (component) {
-  const { data, key, parentElement } = component;
+  const { data, key, parentElement, setTriggerValue } = component;
   if (!data) return;
+  // While the chart moves, a payload arms a watchdog: none after it for data.watchdog ms means the
+  // fragment's timed rerun was lost, so ask for one (the trigger reruns the fragment).
+  clearTimeout(WATCHDOGS.get(key));
+  if (data.watchdog) WATCHDOGS.set(key, setTimeout(() => setTriggerValue("poke", String(Date.now())), data.watchdog));
   let S = CHARTS.get(key);
   if (!S) {
     const div = document.createElement("div");
@@ -53,9 +58,16 @@ export default function (component) {
 CSS = ".sr-react-chart {width: 100%;}"
 
 
-def react_chart(fig: dict, key: str) -> None:
-    """Draw ``fig`` (a Plotly dict) under ``key``, updating the chart already there in place."""
-    _COMPONENT(data={"fig": plotly.io.to_json(fig, validate=False), "plotly": plotly_urls()}, key=key)
+def react_chart(fig: dict, key: str, tick: float | None = None) -> None:
+    """Draw ``fig`` (a Plotly dict) under ``key``, updating the chart already there in place. ``tick``:
+    the seconds between the enclosing fragment's timed reruns while it moves (None when still); a
+    page that hears nothing for ``WATCHDOG_TICKS`` of them asks for a rerun (``dashboard.live_chart``)."""
+    _COMPONENT(data={"fig": plotly.io.to_json(fig, validate=False), "plotly": plotly_urls(),
+                     "watchdog": watchdog_ms(tick)}, key=key, on_poke_change=_heard)
+
+
+def _heard() -> None:
+    """The browser's watchdog fired: its fragment reruns (nothing else to do)."""
 
 
 _COMPONENT = st.components.v2.component("shallowres_react_chart", html="<div></div>", css=CSS, js=JS,

@@ -15,7 +15,8 @@ from .state import describe_difference
 CHART_COLUMNS = ("t", "rel_err", "train_loss", "test_loss", "flips_teacher", "flips_prev")
 PIN_COLUMNS = ("t", "rel_err", "train_loss", "flips_teacher")
 SHORT = {"converged": "converged", "fixed_point": "reached a fixed point", "max_iters": "used every iteration",
-         "diverged": "diverged", "stalled": "stalled (no more progress)"}
+         "diverged": "diverged", "stalled": "stalled (no more progress)",
+         "step_budget": "stopped: a step took too long for this server"}
 CONFIG = {"displaylogo": False, "responsive": True}
 PRESENT = 1.3           # presentation mode: fonts, lines and chart heights this much larger
 

@@ -37,6 +37,8 @@ SEC_PER_GD_FLOP = 1e-10     # rough compute model for the queue's waiting-time e
 GD_STEP_OVERHEAD = 2e-4
 AM_TYPICAL_STEPS = 12
 STOP_WAIT = 2.0             # seconds Stop waits for a step under way to end (cancelled solves: < 1 s)
+STEP_BUDGET = 20.0          # CPU seconds one iteration may take on the shared server (an AM step at
+                            # d = 100, n = 2 d^2 takes about 2; near n = d^2, past d = 50, 40 and more)
 
 
 def iters_of(settings: Mapping, alg: str) -> int:
@@ -222,10 +224,15 @@ class RunJob:
             with self._stepping:
                 if self._cancel.is_set():
                     return "idle"
+                budget = time.thread_time() + STEP_BUDGET
                 try:
-                    rec = stepper.step(cancel=self._cancel.is_set)
+                    rec = stepper.step(cancel=lambda b=budget: self._cancel.is_set() or time.thread_time() > b)
                 except Cancelled:
-                    return "idle"
+                    if self._cancel.is_set() or time.thread_time() <= budget:
+                        return "idle"               # Stop, or the server held the slice
+                    with self._lock:
+                        self._over_budget(r)
+                    continue
                 except (ValueError, ArithmeticError, np.linalg.LinAlgError, MemoryError) as e:
                     with self._lock:
                         self.phase, self.why = "failed", f"the solver failed: {e}"
@@ -245,6 +252,19 @@ class RunJob:
         reason = r.monitor(rec)
         if reason is not None:
             r.stop_reason, r.message = reason, r.monitor.message(reason, rec)
+
+    def _over_budget(self, r: AlgRun) -> None:
+        """Stop ``r`` for good: its next step needed more than STEP_BUDGET s of compute (the iterate
+        stays W^t). Near n = d^2, AM's least-squares step (3) is nearly singular and its solve does
+        not converge within CG's and LSQR's iteration caps."""
+        ratio = self.n / self.d**2
+        why = (f" At n/d² = {ratio:.2f}, B is nearly singular, so the least-squares solve (3) needs "
+               "thousands of inner iterations (and its answer is far from W*): AM needs n comfortably "
+               "above d² (the Phase page locates the transition)." if r.alg == "am" and ratio < 1.5 else "")
+        r.stop_reason = "step_budget"
+        r.message = (f"{NAMES[r.alg]} stopped before iteration {r.t + 1:,}: one step took more than "
+                     f"{STEP_BUDGET:g} s of compute, this server's limit per step.{why} The command line "
+                     "(python -m shallowres run) has no such limit.")
 
     def _build(self) -> None:
         """Build the problem and the steppers if they are not there (first slice, or after a release)."""

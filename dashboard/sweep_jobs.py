@@ -19,6 +19,7 @@ import contextlib
 import threading
 import time
 
+from shallowres.interrupt import cancelled
 from shallowres.sweep_job import SweepJob
 
 
@@ -63,7 +64,9 @@ class SweepAdmissionJob:
         if not self.wanted:
             return "idle"
         with self._lock:
-            self.job.advance(max(deadline - time.perf_counter(), 0.0), cancel=self._cut.is_set)
+            # cut for good, or held by the controller (the page went away): stop between steps
+            self.job.advance(max(deadline - time.perf_counter(), 0.0),
+                             cancel=lambda: self._cut.is_set() or cancelled())
             if self.job.finished or self._cut.is_set():
                 return "done"
             return "more" if self.wanted else "idle"

@@ -240,10 +240,11 @@ def caption(spec: SweepSpec) -> None:
         "sweep`).")
 
 
-def draw(rows, spec: SweepSpec) -> None:
+def draw(rows, spec: SweepSpec, tick: float | None = None) -> None:
     """The phase chart, one chart updated in place (``dashboard.react_chart``): ``st.plotly_chart`` in
-    the live fragment remounts on every new point, and Chromium showed it blank in some samples."""
-    react_chart(sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold), "phase-chart")
+    the live fragment remounts on every new point, and Chromium showed it blank in some samples.
+    ``tick``: the fragment's rerun period while the sweep moves (the chart's watchdog)."""
+    react_chart(sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold), "phase-chart", tick)
 
 
 def draw_into(slot, rows, spec: SweepSpec, key: str) -> None:
@@ -406,7 +407,7 @@ def live(spec: SweepSpec) -> None:
         rows, done, total, eta = job.snapshot()
         note.markdown(waiting_words(job))
         bar.progress(done / total, text=progress_text(done, total, eta))
-        draw(rows, spec)
+        draw(rows, spec, tick_seconds())
     elif result is not None:
         if st.session_state.get(FINISHED_KEY) == key:
             note.success(f"All {result.done} trials in {result.seconds:.1f} s of compute ({result.executor}); "

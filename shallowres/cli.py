@@ -13,6 +13,7 @@ import sys
 
 from .baselines import DEFAULT_BATCH, default_iters, label
 from .ladder import measured_rung
+from .lsq import inner_cap
 from .problem import ProblemFileError, load_problem, make_problem
 from .solvers import DEFAULT_TOL, IterRecord, run
 from .sweep_cli import add_sweep_parser, cmd_sweep
@@ -140,7 +141,8 @@ def cmd_run(a, out) -> int:
         if rec.t == 0 and not a.json:   # after validation: nothing is printed for bad arguments
             out.write(f"{label(a.alg.lower(), a.am_inner)} on d = {problem.d}, n = {problem.n}, "
                       f"||W*||_F = {problem.gamma:.3g}, init = {a.init}"
-                      f"{', fresh samples' if a.resample else ''}\n{_table_header()}\n")
+                      f"{', fresh samples' if a.resample else ''}\n{_near_square_note(a, problem)}"
+                      f"{_table_header()}\n")
         if a.json:
             out.write(json.dumps(_row(rec)) + "\n")
             out.flush()
@@ -167,6 +169,16 @@ def cmd_run(a, out) -> int:
         out.write(f"\n{res.message}\nstop_reason = {res.stop_reason}, n_iter = {res.n_iter}, "
                   f"{res.seconds:.3f} s\n")
     return 0
+
+
+def _near_square_note(a, problem) -> str:
+    """A warning line when AM's exact step (3) is nearly singular (n close to d^2), else ""."""
+    n, d = problem.n, problem.d
+    if a.alg.lower() != "am" or a.am_inner is not None or not n < 1.5 * d * d:
+        return ""
+    return (f"note: n/d^2 = {n / d**2:.2f}: B is close to singular, so one AM step may take up to "
+            f"{inner_cap(d):,} inner iterations\n      (CG, then LSQR): tens of seconds per step at d = 60 on "
+            "one core. AM's measured transition is near n = 1.25-1.5 d^2.\n")
 
 
 def _table_header() -> str:

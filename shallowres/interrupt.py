@@ -22,13 +22,27 @@ class Cancelled(Exception):
 
 @contextmanager
 def cancellable(check: Callable[[], bool] | None) -> Iterator[None]:
-    """Make :func:`checkpoint` raise :class:`Cancelled` once ``check()`` is true (this thread only)."""
+    """Make :func:`checkpoint` raise :class:`Cancelled` once ``check()`` is true (this thread only).
+
+    Nested blocks add to the enclosing ones: inside, a checkpoint raises when any of their
+    checks is true (a server's worker may hold a slice whose job checks its own Stop)."""
     previous = getattr(_local, "check", None)
+    if check is not None and previous is not None:
+        inner = check
+        check = lambda: inner() or previous()       # noqa: E731 - one closure per block
+    elif check is None:
+        check = previous
     _local.check = check
     try:
         yield
     finally:
         _local.check = previous
+
+
+def cancelled() -> bool:
+    """True if the current thread's cancel checks say stop (for loops that test, not raise)."""
+    check = getattr(_local, "check", None)
+    return check is not None and bool(check())
 
 
 def checkpoint() -> None:

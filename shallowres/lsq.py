@@ -390,7 +390,16 @@ def _min_norm_small(X, S, y) -> np.ndarray:
     return unvec(_pinv_solve(normal_matrix(X, S, lower_only=True), rhs), d)
 
 
-def solve_lsqr(X, S, y, tol=1e-14, maxiter=20000):
+LSQR_MAXITER = 20000
+
+
+def inner_cap(d: int) -> int:
+    """Most inner iterations one exact AM step can take on the matrix-free path: CG's cap, then
+    LSQR's (reached only when B is nearly singular, as near n = d^2)."""
+    return min(CG_MAXITER, max(200, 20 * d * d)) + LSQR_MAXITER
+
+
+def solve_lsqr(X, S, y, tol=1e-14, maxiter=LSQR_MAXITER):
     """SciPy LSQR from zero on B vec(W) = b, matrix-free (minimum-norm W).
 
     When B is rank deficient and small (``linear.EXACT_RANK_MACS``), the solve is dense

@@ -319,3 +319,40 @@ def test_call_runs_a_page_computation_as_a_job_and_cancels_it_when_the_page_goes
         assert ctl.stats().computing == 0 and ctl.stats().memory_held == 0
     finally:
         ctl.close()
+
+
+def test_a_closed_page_holds_its_am_step_at_once_and_a_reconnect_resumes_it(monkeypatch):
+    """Issue 15: at d = 60, n = d^2 one AM step runs 22,000 inner iterations (about 40 s). A page that
+    goes away mid-step has the step dropped at the solver's next checkpoint and gets no more slices;
+    when it comes back the run carries on, and the server's per-step budget then ends it, saying why."""
+    from dashboard import runs
+    from dashboard.state import defaults
+
+    alive = {"s": True}
+    ctl = Controller(Limits(memory=2000 * MB, workers=1, grace=60), is_alive=lambda s: alive[s], start=False)
+    job = runs.RunJob(dict(defaults(), d=60, n=3600, alg="am", am_iters=2, tol=1e-300, seed=1), session_id="s")
+    job.request("run")
+    ctl.submit(job)
+    worker = threading.Thread(target=ctl.work_once)
+    worker.start()
+    while not (job.runs["am"].t == 0 and job._stepping.locked()):      # AM's first step under way
+        assert worker.is_alive(), "the slice ended before AM's first step began"
+        time.sleep(0.005)
+    time.sleep(0.5)
+    alive["s"] = False
+    held, cpu = time.perf_counter(), time.process_time()
+    ctl.reap()                                        # the reaper does this every second
+    worker.join(timeout=60)
+    print(f"\nheld after {time.perf_counter() - held:.3f} s and {time.process_time() - cpu:.3f} s of CPU")
+    assert not worker.is_alive()
+    assert job.runs["am"].t == 0 and job.active       # the step was dropped; the run still wants to go on
+    assert not ctl.work_once()                        # no slice for a page that is away
+    monkeypatch.setattr(runs, "STEP_BUDGET", 1.0)     # the resumed step meets the server's limit
+    alive["s"] = True
+    ctl.reap()
+    assert ctl.work_once()
+    r = job.runs["am"]
+    assert r.stop_reason == "step_budget" and r.t == 0 and not job.active
+    assert "took more than 1 s of compute" in r.message and "n/d² = 1.00" in r.message
+    ctl.reap()
+    assert ctl.stats().memory_held == 0

@@ -37,6 +37,14 @@ def test_run_table_is_readable():
     assert rows == ["0", "20", "40", "60"]
 
 
+def test_run_near_n_equals_d2_says_how_long_an_am_step_may_take():
+    p = cli("run", "--d", "12", "--n", "150", "--alg", "am", "--iters", "2")
+    assert p.returncode == 0, p.stderr
+    assert "note: n/d^2 = 1.04" in p.stdout and "22,000 inner iterations" in p.stdout
+    far = cli("run", "--d", "10", "--n", "600", "--alg", "am", "--iters", "2")
+    assert far.returncode == 0 and "note:" not in far.stdout
+
+
 def test_run_resample_noise_eta_multiple_and_problem_file(tmp_path):
     rng = np.random.default_rng(0)
     f = tmp_path / "p.npz"

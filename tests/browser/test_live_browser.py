@@ -3,10 +3,12 @@ controls raced against a running run (double clicks, Step mid-run, Run mid-Step,
 the top bar's Stop)."""
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
-from browser_helpers import TIMEOUT_MS, assert_no_errors, press
+from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
+from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from dashboard.devserver import charts, status_iterations, wait_idle
 from shallowres import make_problem, run
@@ -158,6 +160,41 @@ PICTURES_JS = """() => [...document.querySelectorAll('.sr-react-chart')].map(e =
   return {id: e.__probe, height: r.height, images: e.querySelectorAll('.heatmaplayer image').length,
           title: (e.layout && e.layout.title && e.layout.title.text) || ''};
 })"""
+
+
+def test_a_page_whose_timed_reruns_are_lost_still_follows_the_run_to_its_end(app_url, new_page):
+    """Streamlit's frontend keeps the live fragment's rerun timer; a server under load saw pages that
+    stopped updating and said "running" after their run had ended. Here every timed rerun the page
+    sends is dropped on its way to the server once the run is under way: the live component's
+    watchdog must notice the silence and ask for the rest."""
+    page = new_page()
+    dropped = []
+    drop = [False]
+
+    def route(ws):
+        server = ws.connect_to_server()
+
+        def from_page(message):
+            if drop[0] and isinstance(message, bytes):
+                msg = BackMsg.FromString(message)
+                if msg.WhichOneof("type") == "rerun_script" and msg.rerun_script.is_auto_rerun:
+                    dropped.append(time.monotonic())
+                    return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    page.route_web_socket(re.compile(r".*/_stcore/stream"), route)
+    page.goto(url_for(app_url, "", alg="gd", d=30, n=4000, gd_iters=4000, eta="0.9x", tol=1e-12))
+    wait_idle(page, TIMEOUT_MS)
+    press(page, "Run")
+    running(page)
+    drop[0] = True
+    page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+    fired = int(page.evaluate("() => document.querySelector('.sr-live-grid').dataset.watchdog || 0"))
+    print(f"\n{len(dropped)} timed reruns dropped; the watchdog asked {fired} time(s)")
+    assert dropped and fired >= 1
+    assert consistent(page)["gd"] == 4000 or page.get_by_text("converged").count()
 
 
 def test_pictures_follow_a_running_run_in_place(open_app):
