@@ -129,6 +129,26 @@ def test_after_stop_returns_no_step_lands():
         assert job.runs["gd"].t == t and job.phase == "paused"
 
 
+def test_stop_drops_an_am_step_near_n_equals_d2_mid_solve():
+    """Issue 15: at d = 60, n = d^2 one AM step runs 22,000 inner iterations (about 40 s alone);
+    Stop returns once the solve has been abandoned at its next checkpoint, W^t kept."""
+    import threading
+    job = RunJob(dict(SMALL, alg="am", d=60, n=3600, am_iters=2, tol=1e-300))
+    job.request("run")
+    worker = threading.Thread(target=drive, args=(job,))
+    worker.start()
+    while not (job.runs["am"].t == 0 and job._stepping.locked()):
+        assert worker.is_alive(), "the run ended before its first AM step began"
+        time.sleep(0.005)
+    time.sleep(0.5)
+    start, cpu = time.perf_counter(), time.process_time()
+    assert job.stop()
+    worker.join(timeout=60)
+    print(f"\nStop returned after {time.perf_counter() - start:.3f} s, {time.process_time() - cpu:.3f} s of CPU")
+    assert not worker.is_alive() and not job._stepping.locked()
+    assert job.runs["am"].t == 0 and job.phase == "paused" and job.runs["am"].stop_reason is None
+
+
 def test_cut_by_the_server_says_so():
     job = RunJob(SMALL)
     job.request("run")
