@@ -330,6 +330,18 @@ class Controller:
             raise job.error
         return job.result
 
+    def ensure(self, job: Job) -> None:
+        """``job`` wants CPU (its page says it runs): submit it again if the controller no longer
+        holds it as wanting CPU (released or idled meanwhile). A no-op otherwise."""
+        if not getattr(job, "active", True):     # it ended meanwhile
+            return
+        with self._cond:
+            tk = self._tickets.get(id(job))
+            if tk is not None and tk.wants_cpu:
+                return
+        log.warning("a job that wants CPU had no ticket wanting it: submitted again")
+        self.submit(job)
+
     def withdraw(self, job: Job) -> None:
         """``job`` wants no CPU for now (stopped or paused): it leaves the queue, or keeps its
         memory as an idle job (released after ``idle_ttl`` or when a queued job needs it)."""
@@ -496,7 +508,7 @@ class Controller:
             if self._tickets.get(id(tk.job)) is tk:
                 if result == "done" or tk.cut:
                     self._release(tk)
-                elif result == "idle" and tk.dead_since is None:     # a held job resumes on return
+                elif result == "idle":
                     tk.wants_cpu, tk.idle_since = False, self._clock()
             self._admit()
             self._cond.notify_all()
@@ -508,7 +520,9 @@ class Controller:
         with self._cond:
             for tk in list(self._tickets.values()):
                 if self._is_alive is not None and not self._is_alive(tk.job.session_id):
-                    tk.dead_since = now if tk.dead_since is None else tk.dead_since
+                    if tk.dead_since is None:
+                        log.info("session %s is gone: its job is held", tk.job.session_id)
+                        tk.dead_since = now
                     if now - tk.dead_since >= self.limits.grace and not tk.cut:
                         tk.job.cut("the page was closed or lost its connection")
                         tk.cut = True

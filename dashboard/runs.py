@@ -228,8 +228,10 @@ class RunJob:
                 try:
                     rec = stepper.step(cancel=lambda b=budget: self._cancel.is_set() or time.thread_time() > b)
                 except Cancelled:
-                    if self._cancel.is_set() or time.thread_time() <= budget:
-                        return "idle"               # Stop, or the server held the slice
+                    if self._cancel.is_set():
+                        return "idle"               # Stop
+                    if time.thread_time() <= budget:
+                        return "more"               # the server held the slice: its page went away
                     with self._lock:
                         self._over_budget(r)
                     continue

@@ -57,6 +57,7 @@ def queue_words(job, begins: str) -> str | None:
     """Why ``job`` (a run or a sweep that wants CPU) is not computing, in words for its page
     (``begins``: what appears once it starts), or None if it is computing now."""
     ctl = controller()
+    ctl.ensure(job)              # what the page shows as running is on the controller's books
     place = ctl.place(job)
     if place.state == "queued":
         ahead = "no run" if place.ahead == 0 else f"{place.ahead} run{'s' if place.ahead > 1 else ''}"

@@ -214,6 +214,25 @@ def test_withdraw_leaves_the_queue_or_idles():
     assert ctl.stats().memory_held == 80 * MB
 
 
+def test_ensure_puts_a_job_its_page_shows_running_back_on_the_books():
+    ctl = controller(memory_mb=100)
+    job = FakeJob("a", 10, steps=5)
+    job.paused = True
+    ctl.submit(job)
+    ctl.work_once()                                  # answered "idle": the controller stops scheduling it
+    assert ctl.stats().admitted == 1 and ctl.busy() == 0
+    job.paused = False
+    ctl.ensure(job)                                  # the page still shows it running: back in
+    assert ctl.busy() == 1
+    ctl.forget(job)
+    ctl.ensure(job)                                  # released altogether: submitted again
+    assert ctl.busy() == 1
+    job.active = False
+    ctl.forget(job)
+    ctl.ensure(job)                                  # ended meanwhile: nothing to do
+    assert ctl.busy() == 0
+
+
 def test_jobs_of_closed_sessions_are_cut_and_released_after_the_grace():
     clock = Clock()
     alive = {"a": True, "b": True}
