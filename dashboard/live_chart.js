@@ -14,22 +14,6 @@
 // with Plotly.react, so charts never blink and zoom survives (uirevision).
 const STATES = (window.__shallowresLive ??= new Map());     // by the element's key: a remount keeps its data
 
-function loadPlotly(urls) {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  window.__shallowresPlotly ??= new Promise((resolve, reject) => {
-    const tryUrl = (i) => {
-      if (i >= urls.length) { reject(new Error("plotly.js could not be loaded")); return; }
-      const s = document.createElement("script");
-      s.src = urls[i];
-      s.onload = () => resolve(window.Plotly);
-      s.onerror = () => { s.remove(); tryUrl(i + 1); };
-      document.head.appendChild(s);
-    };
-    tryUrl(0);
-  });
-  return window.__shallowresPlotly;
-}
-
 function decode(s) {
   const bin = atob(s.b64);
   const bytes = new Uint8Array(bin.length);

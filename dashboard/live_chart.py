@@ -28,7 +28,8 @@ import streamlit as st
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"
-JS = (Path(__file__).with_name("live_chart.js")).read_text()
+LOADER = Path(__file__).with_name("plotly_loader.js").read_text()     # loadPlotly(urls), shared
+JS = LOADER + Path(__file__).with_name("live_chart.js").read_text()
 CSS = """
 .sr-live-grid {display: grid; grid-template-columns: repeat(var(--sr-columns, 2), minmax(0, 1fr));
                gap: 0.25rem 1.5rem; width: 100%;}

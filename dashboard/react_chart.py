@@ -11,26 +11,11 @@ from __future__ import annotations
 import plotly.io
 import streamlit as st
 
-from .live_chart import plotly_urls, watchdog_ms
+from .live_chart import LOADER, plotly_urls, watchdog_ms
 
-JS = """
+JS = LOADER + """
 const CHARTS = (window.__shallowresReact ??= new Map());     // by key: a remount keeps the chart
 const WATCHDOGS = (window.__shallowresReactWatchdogs ??= new Map());
-function loadPlotly(urls) {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  window.__shallowresPlotly ??= new Promise((resolve, reject) => {
-    const tryUrl = (i) => {
-      if (i >= urls.length) { reject(new Error("plotly.js could not be loaded")); return; }
-      const s = document.createElement("script");
-      s.src = urls[i];
-      s.onload = () => resolve(window.Plotly);
-      s.onerror = () => { s.remove(); tryUrl(i + 1); };
-      document.head.appendChild(s);
-    };
-    tryUrl(0);
-  });
-  return window.__shallowresPlotly;
-}
 export default function (component) {
   const { data, key, parentElement, setTriggerValue } = component;
   if (!data) return;
