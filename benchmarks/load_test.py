@@ -5,7 +5,7 @@
 Starts one ``streamlit run app.py`` on loopback (the hosted app is one such process) and
 opens N sessions in headless Chromium, each with its own settings. Students each have their own
 laptop; here the browsers share the server's cores, so they draw no charts (they still receive and
-merge every update) and run at a low CPU priority (nice 15), below the server's solver threads:
+merge every update) and run at the lowest CPU priority (nice 19), below the server's solver threads:
 
 - default: the paper's d = 20, n = 1700, GD and AM (seeds differ, so cross-talk would show);
 - heavy:   AM at d = 100, n = 20000, the run that took a 20-student server to 1.78 GB.
@@ -61,6 +61,7 @@ class Session:
     outcome: str = ""
     checked: str = ""
     notes: list = field(default_factory=list)
+    polled: float = 0.0
 
     @property
     def query(self) -> dict:
@@ -95,12 +96,16 @@ def check(s: Session) -> str:
     return "MISMATCH: expected " + "; ".join(bad) + f" (the page shows: {shown[:300]})"
 
 
+PROBE = ("() => [document.querySelector('.sr-live-grid')?.dataset.latest || '', "
+         f"!!document.querySelector(\"{DONE}\")]")
+
+
 def latest(page) -> dict:
     """Iteration per algorithm the page's live charts hold (set by the component's script)."""
     return json.loads(page.evaluate("() => document.querySelector('.sr-live-grid')?.dataset.latest || '{}'"))
 
 
-BROWSER_NICE = 15   # students' browsers run on their own laptops: here they yield the CPU to the server
+BROWSER_NICE = 19   # students' browsers run on their own laptops: here they yield the CPU to the server
 
 
 def renice_browsers(nice: int = BROWSER_NICE) -> None:
@@ -164,11 +169,15 @@ def scenario(browser, url: str, name: str, timeout: float) -> list[Session]:
         if time.monotonic() - reniced > 5:          # renderers started meanwhile
             renice_browsers()
             reniced = time.monotonic()
-        for s in live:
+        for s in live:             # one call per page; pages already drawing are read every 2 s
             now = time.monotonic() - t0
-            if s.first is None and latest(s.page):
+            if s.first is not None and now - s.polled < 2.0:
+                continue
+            s.polled = now
+            holds, done = s.page.evaluate(PROBE)
+            if s.first is None and json.loads(holds or "{}"):
                 s.first = now
-            if s.page.locator(DONE).count():
+            if done:
                 s.done = now
                 texts = s.page.locator("body").inner_text()
                 s.outcome = ("refused" if "too big" in texts else "stopped" if "stopped" in texts else "finished")
