@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dashboard.admission import STATS_ENV  # noqa: E402
 from dashboard.devserver import chromium, memory_mb, serve, server_pid, wait_idle  # noqa: E402
 
 BUTTON = "button[data-testid^='stBaseButton']:not([data-testid='stBaseButton-header'])"
@@ -121,6 +122,14 @@ def renice_browsers(nice: int = BROWSER_NICE) -> None:
             pass
 
 
+def server_waits(path: Path) -> dict:
+    """The server's own record of each job's wait from submit to its first slice (dashboard.admission)."""
+    try:
+        return json.loads(path.read_text())["waits"]
+    except (OSError, ValueError, KeyError):
+        return {"light": [], "heavy": []}
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -185,7 +194,8 @@ def scenario(browser, url: str, name: str, timeout: float) -> list[Session]:
     for i, s in enumerate(sessions):
         if s.done is None:
             texts = s.page.locator("body").inner_text()
-            s.outcome = "queued" if "Waiting for room" in texts else "running"
+            s.outcome = ("broken" if "Connection error" in texts else
+                         "queued" if "Waiting for room" in texts else "running")
             status = " | ".join(s.page.locator(".sr-status").all_inner_texts()).replace("\n", " | ")
             s.checked = (f"still {s.outcome} at the end; status line: {status[:200] or 'none'}; "
                          f"charts hold {latest(s.page)}")
@@ -203,6 +213,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=420.0)
     args = ap.parse_args()
     env = {"SHALLOWRES_MEMORY_MB": str(args.memory_mb)} if args.memory_mb else {}
+    stats_file = ROOT / "artifacts" / "load_test" / "server_stats.json"
+    stats_file.parent.mkdir(parents=True, exist_ok=True)
+    env[STATS_ENV] = str(stats_file)
     print(f"CPUs {os.cpu_count()}; load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for kind, query in (("default", DEFAULT), ("heavy", HEAVY)):     # the CLI's answers first (cached)
         for seed in ((1, 2, 3) if kind == "default" else (101, 102, 103)):
@@ -222,6 +235,7 @@ def main() -> None:
             th = threading.Thread(target=watch, args=(pid, stop, peak), daemon=True)
             th.start()
             start, cpu0 = time.monotonic(), cpu_seconds(pid)
+            before = server_waits(stats_file)
             sessions = scenario(browser, url, name, args.timeout)
             wall, cpu = time.monotonic() - start, cpu_seconds(pid) - cpu0
             for i, s in enumerate(sessions):
@@ -257,6 +271,13 @@ def main() -> None:
                     print(f"{kind}: first chart median {statistics.median(w):.1f} s (max {max(w):.1f}); "
                           f"ended median {statistics.median(d) if d else float('nan'):.1f} s; "
                           f"{sum(s.outcome == 'finished' for s in sessions if s.kind == kind)} finished")
+            time.sleep(1.5)                              # the server writes its stats every second
+            after = server_waits(stats_file)
+            for kind, name_ in (("light", "light jobs (default runs)"), ("heavy", "heavy jobs")):
+                w = after[kind][len(before[kind]):]
+                if w:
+                    print(f"server side, {name_}: submit to first slice median {statistics.median(w):.2f} s "
+                          f"(max {max(w):.2f} s, {len(w)} jobs)")
             for s in sessions:
                 s.page.context.close()
         time.sleep(65)

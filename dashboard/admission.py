@@ -160,6 +160,7 @@ class _Ticket:
     dead_since: float | None = None
     running: bool = False
     cut: bool = False               # cut while a worker computed it: released when the slice ends
+    started: bool = False           # has had a slice (its wait is counted)
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,10 @@ class Stats:
     cut: int = 0
     slices: int = 0
     usage: dict = field(default_factory=dict)
+    waits: dict = field(default_factory=lambda: {"light": [], "heavy": []})   # submit -> first slice, s
+
+
+WAITS_KEPT = 200            # the latest waits per kind in Stats.waits
 
 
 def malloc_trim() -> bool:
@@ -404,6 +409,7 @@ class Controller:
             s.queued = len(self._queue)
             s.computing = sum(t.running for t in self._tickets.values())
             s.usage = {sid: self._recent(sid) for sid in self._usage}
+            s.waits = {k: list(v) for k, v in self._stats.waits.items()}
             return s
 
     def close(self) -> None:
@@ -491,6 +497,11 @@ class Controller:
             if tk is None:
                 return False
             tk.running = True
+            if not tk.started:
+                tk.started = True
+                waits = self._stats.waits["light" if self._light(tk.job) else "heavy"]
+                waits.append(round(self._clock() - tk.submitted, 3))
+                del waits[:-WAITS_KEPT]
         start = time.perf_counter()
         try:
             # the job's solver checkpoints also hear a hold: its session went away mid-slice
@@ -553,8 +564,25 @@ class Controller:
             self.work_once(wait=1.0, express=express)
 
     def _reaper(self) -> None:
+        stats_file = os.environ.get(STATS_ENV)
         while not self._closed:
             with self._cond:
                 self._cond.wait(1.0)
             if not self._closed:
                 self.reap()
+                if stats_file:
+                    write_stats(self.stats(), stats_file)
+
+
+STATS_ENV = "SHALLOWRES_STATS_FILE"     # if set, the reaper writes Stats there as JSON every second
+
+
+def write_stats(stats: Stats, path: str) -> None:
+    """``stats`` as JSON in ``path``, replaced atomically (for the load test; never the page)."""
+    import dataclasses
+    import json
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump({k: v for k, v in dataclasses.asdict(stats).items() if k != "usage"}, f)
+    os.replace(tmp, path)

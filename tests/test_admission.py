@@ -375,3 +375,24 @@ def test_a_closed_page_holds_its_am_step_at_once_and_a_reconnect_resumes_it(monk
     assert "took more than 1 s of compute" in r.message and "n/d² = 1.00" in r.message
     ctl.reap()
     assert ctl.stats().memory_held == 0
+
+
+def test_waits_from_submit_to_first_slice_are_counted_by_kind(tmp_path):
+    import json
+
+    from dashboard.admission import write_stats
+
+    clock = Clock()
+    ctl = controller(memory_mb=100, clock=clock)
+    light, heavy = FakeJob("a", 5, steps=2), FakeJob("b", 50, steps=2)
+    ctl.submit(heavy)
+    ctl.submit(light)
+    clock.now += 3
+    ctl.work_once()                                  # the session with less compute: either; both wait 3 s
+    clock.now += 2
+    drain(ctl)
+    waits = ctl.stats().waits
+    assert sorted(waits["light"] + waits["heavy"]) == [3.0, 5.0] and len(waits["light"]) == 1
+    write_stats(ctl.stats(), str(tmp_path / "stats.json"))
+    saved = json.loads((tmp_path / "stats.json").read_text())
+    assert saved["waits"] == waits and saved["memory_held"] == 0
