@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
@@ -121,8 +122,14 @@ def test_pictures_tabs_draw_with_data_and_keep_the_live_charts(open_app):
         page.get_by_role("tab", name=tab).click()
         wait_idle(page, TIMEOUT_MS)
         page.wait_for_function(f"() => document.body.innerText.includes({title[:8]!r})", timeout=TIMEOUT_MS)
-        drawn = page.evaluate(DRAWN)
-        mine = [f for f in drawn if title in f["title"]]
+        drawn = mine = []
+        deadline = time.monotonic() + 30                # Plotly draws each figure a moment after it arrives
+        while time.monotonic() < deadline:
+            drawn = page.evaluate(DRAWN)
+            mine = [f for f in drawn if title in f["title"]]
+            if len(mine) == 2 and all(f["traces"] >= 1 and f["marks"] > 0 for f in mine):
+                break
+            page.wait_for_timeout(200)
         assert len(mine) == 2 and all(f["traces"] >= 1 and f["marks"] > 0 for f in mine), drawn
         assert_no_errors(page)
     page.get_by_role("tab", name="Landscape").click()
