@@ -315,9 +315,13 @@ def main() -> None:
     widgets.assumptions_panel(settings)
     st.session_state.setdefault(FEED, Feed())
     st.session_state.setdefault(VIEW, {"mode": "live"})
-    pressed = buttons(st.session_state.get(JOB))
+    before = st.session_state.get(JOB)
+    shown = before is not None and before.active           # what the Play / Pause button says now
+    pressed = buttons(before)
     act(settings, pressed)
     job: RunJob | None = st.session_state.get(JOB)
+    if (job is not None and job.active) != shown:
+        st.rerun()          # the buttons were drawn before the click took effect: redraw them (Play / Pause)
     if job is not None and job.key != state.run_key(settings) and not job.active:
         st.info("The settings changed since this run: the charts show the previous run. "
                 "Press **Run** to start one with the new settings.", icon=":material/info:")

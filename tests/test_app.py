@@ -536,3 +536,20 @@ def test_pictures_of_one_algorithm_only():
     at.run()
     assert [s["layout"]["title"]["text"] for s in specs(at)] == [f"Weights at t = {am_t}: one colour scale, 0 = white"]
     assert "**GD** · the iterate" not in texts(at, "markdown") and not at.exception
+
+
+def test_the_play_pause_button_says_what_the_run_is_doing():
+    """A helper saw "Play" on a running run and "Pause" on a stopped one (the buttons are drawn before
+    a click takes effect), and "Pause" then restarted the stopped run."""
+    at = app(**LONG).run()
+    assert at.button(key="toggle_btn").label == "Play"
+    at.button(key="run_btn").click().run()
+    job = at.session_state["job"]
+    assert job.active and at.button(key="toggle_btn").label == "Pause"
+    at.button(key="stop_btn").click().run()
+    assert not job.active and at.button(key="toggle_btn").label == "Play"
+    at.button(key="toggle_btn").click().run()            # Play: runs again
+    assert job.active and at.button(key="toggle_btn").label == "Pause"
+    at.button(key="toggle_btn").click().run()            # Pause: stops it
+    assert not job.active and at.button(key="toggle_btn").label == "Play"
+    assert not at.exception
