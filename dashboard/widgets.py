@@ -21,6 +21,8 @@ from shallowres import initial_point, make_problem
 from . import glossary, state
 from .state import FIELDS, fmt, normalize_eta, parse_value
 
+NEAR_SQUARE = 1.2      # n below this times d^2 (and at least d^2): AM's step is nearly singular
+
 
 def preset(**settings) -> dict:
     """A preset sets every setting it implies: every one that changes a run
@@ -279,7 +281,12 @@ def assumptions_panel(settings: Mapping) -> None:
     c1.caption(f"γ = {gamma:g} {'≤' if ok else '>'} δ√d/(1 + δ) = {bound:.3f} · start distance "
                f"‖W⁰ − W*‖/‖W* + I‖ = {dist:.3f} {'≤' if inside else '>'} δ = {delta:g}: {meaning}")
     need = d**3 * math.log(d)
-    if n >= d * d:
+    if d * d <= n < NEAR_SQUARE * d * d:
+        c2.markdown(f":orange-badge[n ≈ d²: AM ill-conditioned] :gray-badge[n/d² = {n / d**2:.2f}]")
+        c2.caption(f"AM's least-squares step (3) has one solution, but B is close to singular: its steps "
+                   f"land far from W* (AM's measured transition is near n = 1.25-1.5 d²), and past d = 50 each "
+                   f"takes thousands of inner iterations · Theorem 1 asks n > C·d·k²·log k = {need:,.0f}·C")
+    elif n >= d * d:
         c2.markdown(f":green-badge[n ≥ d²: AM well-posed] :{'green' if n > need else 'gray'}-badge["
                     f"n/d² = {n / d**2:.2f}]")
         c2.caption(f"AM's least-squares step (3) has one solution · Theorem 1 asks "

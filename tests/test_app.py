@@ -553,3 +553,10 @@ def test_the_play_pause_button_says_what_the_run_is_doing():
     at.button(key="toggle_btn").click().run()            # Pause: stops it
     assert not job.active and at.button(key="toggle_btn").label == "Play"
     assert not at.exception
+
+
+def test_the_sample_badge_warns_near_n_equals_d2():
+    near = " ".join(m.value for m in app(d="20", n="400").run().markdown)
+    far = " ".join(m.value for m in app(d="20", n="1700").run().markdown)
+    assert "n ≈ d²: AM ill-conditioned" in near and "AM well-posed" not in near
+    assert "n ≥ d²: AM well-posed" in far and "ill-conditioned" not in far
