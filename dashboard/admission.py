@@ -37,13 +37,14 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import json
 import logging
 import math
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, Protocol
 
 from shallowres.interrupt import Cancelled, cancellable
@@ -579,10 +580,7 @@ STATS_ENV = "SHALLOWRES_STATS_FILE"     # if set, the reaper writes Stats there 
 
 def write_stats(stats: Stats, path: str) -> None:
     """``stats`` as JSON in ``path``, replaced atomically (for the load test; never the page)."""
-    import dataclasses
-    import json
-
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        json.dump({k: v for k, v in dataclasses.asdict(stats).items() if k != "usage"}, f)
+        json.dump({k: v for k, v in asdict(stats).items() if k != "usage"}, f)
     os.replace(tmp, path)
