@@ -10,7 +10,7 @@
 // Each series keeps the rows it has and replaces those from `base` on, so a payload the
 // browser merges away (two reruns in one frame) costs nothing: the next one overlaps it.
 // If a payload starts past what this chart has, it asks Python for everything again
-// (the "resync" trigger). One Plotly.js chart per figure is created once and updated
+// (the "resync" trigger), until a payload merges. One Plotly.js chart per figure is created once and updated
 // with Plotly.react, so charts never blink and zoom survives (uirevision).
 const STATES = (window.__shallowresLive ??= new Map());     // by the element's key: a remount keeps its data
 
@@ -49,6 +49,7 @@ function merge(S, data) {
   S.status = data.status || [];
   // What the browser holds, for tests and the load test: the latest iteration per algorithm.
   S.grid.dataset.gen = S.gen || "";
+  S.grid.dataset.full = String(!!data.full);
   S.grid.dataset.latest = JSON.stringify(Object.fromEntries(
     Object.entries(S.head).filter(([, h]) => h && h.t !== undefined).map(([a, h]) => [a, h.t])));
   return true;
@@ -138,21 +139,30 @@ export default function (component) {
     grid.className = "sr-live-grid";
     parentElement.append(statusBox, grid);
     S = { gen: null, series: {}, widths: {}, head: {}, figs: [], divs: [], status: [], grid, statusBox,
-          timer: null, asked: null, parent: parentElement };
+          timer: null, retry: null, parent: parentElement };
     STATES.set(key, S);
   }
   S.grid.style.setProperty("--sr-columns", String(data.columns || 2));
-  watch(S, data, setTriggerValue);
   if (!merge(S, data)) {
-    if (S.asked !== data.gen + ":" + (S.gen || "")) {    // ask once per mismatch
-      S.asked = data.gen + ":" + (S.gen || "");
-      setTriggerValue("resync", S.asked);
-    }
+    // A payload that starts past what the browser holds: ask for everything, and ask again every
+    // RETRY ms until a payload merges (a single request can be lost, and a final payload is the last).
+    clearTimeout(S.watchdog);
+    S.watchdog = null;
+    const ask = () => {
+      S.grid.dataset.resyncs = String(Number(S.grid.dataset.resyncs || 0) + 1);   // read by the tests
+      setTriggerValue("resync", "resync:" + Date.now());
+      S.retry = setTimeout(ask, RETRY);
+    };
+    if (!S.retry) ask();
     return;
   }
-  S.asked = null;
+  clearTimeout(S.retry);
+  S.retry = null;
+  watch(S, data, setTriggerValue);
   schedule(S, data.plotly || [], data.final);
 }
+
+const RETRY = 2000;
 
 // The page's live fragment reruns on a timer that Streamlit's frontend keeps. Should a rerun be lost
 // (a busy server, a timer dropped between two full runs), a page that is still moving would stop

@@ -109,14 +109,16 @@ class Feed:
         self._marks.clear()
 
     def payload(self, gen: str, series: Mapping[str, np.ndarray], head: Mapping, figs: list,
-                **extra) -> dict:
+                final: bool = False, **extra) -> dict:
+        """The rows each series gained since ``OVERLAP`` s ago; every row if ``final`` (nothing moves,
+        so no later payload could mend a gap)."""
         now = self._clock()
         if gen != self.gen:
             self.gen = gen
             self._marks.clear()
         while len(self._marks) > 1 and self._marks[1][0] <= now - OVERLAP:
             self._marks.popleft()
-        sent = self._marks[0][1] if self._marks and self._marks[0][0] <= now - OVERLAP else {}
+        sent = self._marks[0][1] if self._marks and self._marks[0][0] <= now - OVERLAP and not final else {}
         out, rows = {}, {}
         for name, values in series.items():
             n = len(values)
@@ -125,7 +127,7 @@ class Feed:
             rows[name] = n
         self._marks.append((now, rows))
         full = all(s["base"] == 0 for s in out.values())
-        return {"gen": gen, "full": full, "series": out, "head": head, "figs": figs, **extra}
+        return {"gen": gen, "full": full, "series": out, "head": head, "figs": figs, "final": final, **extra}
 
 
 def watchdog_ms(tick: float | None) -> int | None:

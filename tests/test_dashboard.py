@@ -214,6 +214,9 @@ def test_feed_sends_only_recent_rows_and_everything_after_a_reset():
     assert p["series"]["a.t"]["base"] == 15 and not p["full"]
     got = np.frombuffer(base64.b64decode(p["series"]["a.t"]["b64"]), dtype="<i4")
     np.testing.assert_array_equal(got, np.arange(15, 30))
+    clock[0] = 3 * OVERLAP
+    last = feed.payload("g", {"a.t": np.arange(40)}, {}, [], final=True)    # nothing will mend a gap
+    assert last["full"] and last["final"] and last["series"]["a.t"]["base"] == 0
     assert feed.payload("other", {"a.t": np.arange(30)}, {}, [])["full"]
     feed.reset()
     assert feed.payload("other", {"a.t": np.arange(31)}, {}, [])["series"]["a.t"]["base"] == 0
