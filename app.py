@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard import copy_code, export, run_view, server, state, train_baselines, train_objects, widgets
+from dashboard import copy_code, export, fragments, run_view, server, state, train_baselines, train_objects, widgets
 from dashboard.admission import Refused
 from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
@@ -157,7 +157,7 @@ def objects_view() -> None:
     """The pictures of the objects at the iterate shown (its own fragment: at most once a second)."""
     view, job = st.session_state[VIEW], st.session_state.get(JOB)
     moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
-    train_objects.pictures(job, cursor(view, time.monotonic()), moving)
+    train_objects.pictures(job, cursor(view, time.monotonic()), picture_tick() if moving else None)
 
 
 # ----- buttons ----------------------------------------------------------------------------
@@ -236,6 +236,11 @@ def act(settings: dict, pressed: dict) -> None:
 def tick_seconds() -> float:
     """Four live updates a second while at most four sessions compute; fewer as more do."""
     return min(MAX_TICK, TICK * max(1, math.ceil(server.controller().busy() / 4)))
+
+
+def picture_tick() -> float:
+    """The pictures redraw at most once a second (each is a full figure)."""
+    return max(PICTURE_TICK, tick_seconds())
 
 
 def budgets(job: RunJob) -> list[int]:
@@ -329,12 +334,12 @@ def main() -> None:
     moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
     tick = tick_seconds() if moving else None
     st.session_state["was_moving"] = moving
-    st.fragment(run_every=tick)(live_view)(settings)
+    fragments.fragment(live_view, tick, settings)
     if job is not None and not moving:
         final_boxes(job)
         replay_controls(job, settings)
         downloads(job)
-    st.fragment(run_every=max(PICTURE_TICK, tick) if moving else None)(objects_view)()
+    fragments.fragment(objects_view, picture_tick() if moving else None)
     train_baselines.section(job, settings)
     copy_as_code(settings)
     explain()

@@ -26,7 +26,7 @@ import time
 
 import streamlit as st
 
-from dashboard import map_view, server, sweep_view, widgets
+from dashboard import fragments, map_view, server, sweep_view, widgets
 from dashboard.admission import Refused
 from dashboard.react_chart import react_chart
 from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url, warnings_markdown
@@ -499,7 +499,7 @@ def sweep_section(spec: SweepSpec, run_on: str) -> None:
     job = current_job(spec)
     tick = tick_seconds() if job is not None and job.active else None
     st.session_state["phase_was_moving"] = tick is not None
-    st.fragment(run_every=tick)(live)(spec)
+    fragments.fragment(live, tick, spec)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
