@@ -75,11 +75,12 @@ def _rows(job: RunJob, problem: Problem, alg: str) -> np.ndarray:
     return cache[1]
 
 
-def chart(fig: dict, key: str, moving: bool = False) -> None:
-    """A Plotly chart: updated in place while the run moves (``dashboard.react_chart``; a changed
-    ``st.plotly_chart`` remounts, blank or doubled for a moment), ``st.plotly_chart`` when still."""
-    if moving:
-        react_chart(fig, key)
+def chart(fig: dict, key: str, tick: float | None = None) -> None:
+    """A Plotly chart: updated in place while the run moves, every ``tick`` s (``dashboard.react_chart``,
+    whose watchdog asks again if a rerun is lost; a changed ``st.plotly_chart`` remounts, blank or
+    doubled for a moment), ``st.plotly_chart`` when still (``tick`` None)."""
+    if tick is not None:
+        react_chart(fig, key, tick)
     else:
         st.plotly_chart(fig, key=key, width="stretch", config=CHART)
 
@@ -146,9 +147,10 @@ def _landscape(job: RunJob, its: Mapping[str, tuple[int, np.ndarray]]) -> None:
 
 # ----- the section ---------------------------------------------------------------------------
 
-def pictures(job: RunJob | None, upto: int | None, moving: bool = False) -> None:
+def pictures(job: RunJob | None, upto: int | None, tick: float | None = None) -> None:
     """The pictures of ``job``'s iterates at iteration ``upto`` (None: the latest), in tabs;
-    ``moving``: a run computes or a replay plays (charts updated in place)."""
+    ``tick``: the seconds between redraws while a run computes or a replay plays (charts updated
+    in place), None when still."""
     if job is None or all(len(r.iterates) == 0 for r in job.runs.values()):
         return
     every = its = shown(job, upto)
@@ -167,20 +169,20 @@ def pictures(job: RunJob | None, upto: int | None, moving: bool = False) -> None
     if weights.open:
         with weights:
             _each(its, lambda alg, t, W: chart(object_figures.weights_figure(problem, W, t=t, height=400),
-                                                f"objects-weights-{alg}", moving))
+                                                f"objects-weights-{alg}", tick))
             st.caption("Rows: input j, columns: neuron q (column q is w_q). One colour scale for the three "
                        "panels, centred at 0 (white); the panel titles give each matrix's Frobenius norm.")
     if masks.open:
         with masks:
             _each(its, lambda alg, t, W: chart(object_figures.mask_figure(problem, W, t=t,
                                                                           rows=_rows(job, problem, alg)),
-                                                f"objects-masks-{alg}", moving))
+                                                f"objects-masks-{alg}", tick))
             st.caption("Which ReLU is on for each sample (P^t, what AM freezes at step t); coloured cells disagree "
                        "with the teacher's P*. Up to 200 samples are shown, the same ones at every t.")
     if network.open:
         with network:
             _each(its, lambda alg, t, W: chart(object_figures.network_figure(problem, W, t=t, height=420),
-                                                f"objects-network-{alg}", moving))
+                                                f"objects-network-{alg}", tick))
     if land.open:
         with land:
             _landscape(job, every)
