@@ -211,8 +211,13 @@ def main() -> None:
     ap.add_argument("--scenarios", default="mixed10,heavy20,mixed30")
     ap.add_argument("--memory-mb", type=int, default=None, help="SHALLOWRES_MEMORY_MB for the server")
     ap.add_argument("--timeout", type=float, default=420.0)
+    ap.add_argument("--trace", type=int, default=0, metavar="FRAMES",
+                    help="run the server under tracemalloc (PYTHONTRACEMALLOC=FRAMES, slower) and print "
+                         "what it still holds after the sessions close")
     args = ap.parse_args()
     env = {"SHALLOWRES_MEMORY_MB": str(args.memory_mb)} if args.memory_mb else {}
+    if args.trace:
+        env["PYTHONTRACEMALLOC"] = str(args.trace)
     stats_file = ROOT / "artifacts" / "load_test" / "server_stats.json"
     stats_file.parent.mkdir(parents=True, exist_ok=True)
     env[STATS_ENV] = str(stats_file)
@@ -284,6 +289,10 @@ def main() -> None:
         rss = memory_mb(pid)[0]
         print(f"\nall sessions closed, 65 s later: {rss:.0f} MB resident (idle was {idle:.0f} MB: "
               f"{rss - idle:+.0f} MB)")
+        heap = Path(f"{stats_file}.heap.txt")
+        if args.trace and heap.exists():
+            print("what the server's Python heap still holds (tracemalloc, largest first):")
+            print(heap.read_text())
     print(f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

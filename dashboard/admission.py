@@ -43,6 +43,7 @@ import math
 import os
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, Protocol
@@ -566,16 +567,39 @@ class Controller:
 
     def _reaper(self) -> None:
         stats_file = os.environ.get(STATS_ENV)
+        beats = 0
         while not self._closed:
             with self._cond:
                 self._cond.wait(1.0)
             if not self._closed:
                 self.reap()
+                beats += 1
                 if stats_file:
                     write_stats(self.stats(), stats_file)
+                    if tracemalloc.is_tracing() and beats % HEAP_EVERY == 0:
+                        write_heap_top(f"{stats_file}.heap.txt")
 
 
 STATS_ENV = "SHALLOWRES_STATS_FILE"     # if set, the reaper writes Stats there as JSON every second
+
+
+HEAP_EVERY = 15     # seconds between heap listings, when the server runs under PYTHONTRACEMALLOC
+
+
+def write_heap_top(path: str, limit: int = 30) -> None:
+    """The live Python allocations (NumPy's included) by source line, largest first, in ``path``:
+    what a server holds after its sessions closed (the load test's ``--trace``)."""
+    snap = tracemalloc.take_snapshot()
+    lines = snap.statistics("traceback" if tracemalloc.get_traceback_limit() > 1 else "lineno")
+    total = sum(s.size for s in lines)
+    out = [f"{total / MB:.1f} MB traced in {len(lines)} places"]
+    for s in lines[:limit]:
+        where = " <- ".join(f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}" for f in s.traceback)
+        out.append(f"{s.size / MB:8.2f} MB {s.count:8d} blocks  {where}")
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write("\n".join(out) + "\n")
+    os.replace(tmp, path)
 
 
 def write_stats(stats: Stats, path: str) -> None:
