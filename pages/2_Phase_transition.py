@@ -55,6 +55,7 @@ BATCH_BYTES = 16 * 2**20    # a session's GD batch: its stacked arrays at most (
 JOB_KEY = "phase_job"            # the session's SweepAdmissionJob (kept after a Stop, to resume)
 REFUSED_KEY = "phase_refused"    # (spec key, message) of a sweep the server refused
 FINISHED_KEY = "phase_finished"  # spec key of the sweep this session just finished
+DRAWN_MOVING = "phase_drawn_moving"  # the last full run drew a moving sweep (the live fragment reads it)
 DONE = ":material/check_circle:"
 # Bound widgets keep their option text in the URL, so options are short words
 # (?grid=fine&alg=GD) and the explanations go in captions and help.
@@ -444,10 +445,9 @@ def live(spec: SweepSpec) -> None:
         draw(shipped, spec)
         if shipped and refused is None:
             show_table(shipped, None)
-    if st.session_state.get("phase_was_moving") and not moving:
-        st.session_state["phase_was_moving"] = False
-        st.rerun(scope="app")            # the buttons' labels (Run / Resume) follow the job
-    st.session_state["phase_was_moving"] = moving
+    if st.session_state.get(DRAWN_MOVING) and not moving:
+        st.rerun(scope="app")            # the buttons (Run / Resume) follow the job; asked at every tick
+                                         # until the full run happens (it resets the flag), as on Train
 
 
 def main() -> None:
@@ -498,7 +498,7 @@ def sweep_section(spec: SweepSpec, run_on: str) -> None:
                 el.empty()
     job = current_job(spec)
     tick = tick_seconds() if job is not None and job.active else None
-    st.session_state["phase_was_moving"] = tick is not None
+    st.session_state[DRAWN_MOVING] = tick is not None
     fragments.fragment(live, tick, spec)
 
 
