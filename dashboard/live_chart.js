@@ -146,8 +146,7 @@ export default function (component) {
   if (!merge(S, data)) {
     // A payload that starts past what the browser holds: ask for everything, and ask again every
     // RETRY ms until a payload merges (a single request can be lost, and a final payload is the last).
-    clearTimeout(S.watchdog);
-    S.watchdog = null;
+    armWatchdog(S, null);
     const ask = () => {
       S.grid.dataset.resyncs = String(Number(S.grid.dataset.resyncs || 0) + 1);   // read by the tests
       setTriggerValue("resync", "resync:" + Date.now());
@@ -170,14 +169,10 @@ const RETRY = 2000;
 // arms a watchdog: if no payload follows within data.watchdog ms, ask Python for everything again
 // (the resync trigger reruns the fragment, which then shows where the run really is).
 function watch(S, data, setTriggerValue) {
-  clearTimeout(S.watchdog);
-  S.watchdog = null;
-  if (data.final || !data.watchdog) return;
-  S.watchdog = setTimeout(() => {
-    S.watchdog = null;
+  armWatchdog(S, data.final ? null : data.watchdog, () => {
     S.grid.dataset.watchdog = String(Number(S.grid.dataset.watchdog || 0) + 1);   // read by the tests
     setTriggerValue("resync", "watchdog:" + Date.now());
-  }, data.watchdog);
+  });
 }
 
 // While data streams in, draw at most once per max(MIN_GAP, 3 x the last draw's duration), capped

@@ -1,4 +1,5 @@
-// plotly.js, loaded once per page from the app's static folder (shared by the live components).
+// Shared by the live components: plotly.js, loaded once per page from the app's static folder, and
+// the watchdog that notices a live chart left without payloads.
 function loadPlotly(urls) {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   window.__shallowresPlotly ??= new Promise((resolve, reject) => {
@@ -13,4 +14,11 @@ function loadPlotly(urls) {
     tryUrl(0);
   });
   return window.__shallowresPlotly;
+}
+
+// While a chart moves, each payload re-arms its watchdog: if none follows within ms, fire() runs once
+// (the component then asks its fragment for a rerun). ms null disarms it (the chart is still).
+function armWatchdog(holder, ms, fire) {
+  clearTimeout(holder.watchdog);
+  holder.watchdog = ms ? setTimeout(() => { holder.watchdog = null; fire(); }, ms) : null;
 }

@@ -15,21 +15,19 @@ from .live_chart import LOADER, plotly_urls, watchdog_ms
 
 JS = LOADER + """
 const CHARTS = (window.__shallowresReact ??= new Map());     // by key: a remount keeps the chart
-const WATCHDOGS = (window.__shallowresReactWatchdogs ??= new Map());
 export default function (component) {
   const { data, key, parentElement, setTriggerValue } = component;
   if (!data) return;
-  // While the chart moves, a payload arms a watchdog: none after it for data.watchdog ms means the
-  // fragment's timed rerun was lost, so ask for one (the trigger reruns the fragment).
-  clearTimeout(WATCHDOGS.get(key));
-  if (data.watchdog) WATCHDOGS.set(key, setTimeout(() => setTriggerValue("poke", String(Date.now())), data.watchdog));
   let S = CHARTS.get(key);
   if (!S) {
     const div = document.createElement("div");
     div.className = "sr-react-chart";
-    S = { div, parent: null, drawn: null };
+    S = { div, parent: null, drawn: null, watchdog: null };
     CHARTS.set(key, S);
   }
+  // No payload for data.watchdog ms while the chart moves: the fragment's timed rerun was lost, so
+  // ask for one (the trigger reruns the fragment).
+  armWatchdog(S, data.watchdog, () => setTriggerValue("poke", String(Date.now())));
   if (S.parent !== parentElement) { parentElement.append(S.div); S.parent = parentElement; }
   if (S.drawn === data.fig) return;
   const fig = JSON.parse(data.fig);
