@@ -444,12 +444,12 @@ class Controller:
         light jobs may pass a heavy one that cannot fit yet."""
         blocked = False
         for tk in list(self._queue):
-            need = tk.job.bytes
-            light = need <= self.limits.light * self.limits.memory
-
-            if self._held() + need > self._room(light):
-                self._evict_idle(self._held() + need - self._room(light))
-            if self._held() + need <= self._room(light) and (not blocked or light):
+            light = self._light(tk.job)
+            over = self._held() + tk.job.bytes - self._room(light)     # bytes past the room it may fill
+            if over > 0:
+                self._evict_idle(over)
+                over = self._held() + tk.job.bytes - self._room(light)
+            if over <= 0 and (not blocked or light):
                 self._queue.remove(tk)
                 tk.admitted = self._clock()
             else:
