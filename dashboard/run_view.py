@@ -19,6 +19,7 @@ SHORT = {"converged": "converged", "fixed_point": "reached a fixed point", "max_
          "step_budget": "stopped: a step took too long for this server"}
 CONFIG = {"displaylogo": False, "responsive": True}
 PRESENT = 1.3           # presentation mode: fonts, lines and chart heights this much larger
+SLOW_STEP = 2.0         # seconds: a step under way this long is named in the status line (near n = d², AM)
 
 
 def pin_label(i: int, alg: str, pinned: Mapping, current: Mapping) -> str:
@@ -89,6 +90,8 @@ def status_lines(job: RunJob | None, snaps: dict, view: dict) -> list[list[str]]
             text += f" · {seconds:.2f} s · {SHORT.get(reason, reason)}"
         elif st_.phase == "running":
             text += f" · {seconds:.2f} s · running"
+            if st_.stepping.get(alg, 0.0) >= SLOW_STEP:          # a long step: show that it moves
+                text += f" · iteration {t + 1:,} computing for {st_.stepping[alg]:.0f} s"
         elif st_.phase == "paused":
             text += f" · {seconds:.2f} s · stopped at iteration {t:,}: {st_.why}"
         elif st_.phase == "failed":

@@ -103,6 +103,7 @@ class AlgRun:
     message: str = ""
     seconds: float = 0.0                 # compute time in the solver
     target: int | None = None            # Step: pause once t reaches this
+    step_since: float | None = None      # monotonic time the step under way began (None between steps)
 
     @property
     def done(self) -> bool:
@@ -125,6 +126,7 @@ class Status:
     phase: str
     why: str
     algs: dict = field(default_factory=dict)     # alg -> (t, rel_err, seconds, stop_reason, message)
+    stepping: dict = field(default_factory=dict)  # alg -> seconds its step under way has taken so far
 
 
 class RunJob:
@@ -191,12 +193,13 @@ class RunJob:
 
     def status(self) -> Status:
         with self._lock:
-            algs = {}
+            algs, now = {}, time.monotonic()
             for a, r in self.runs.items():
                 rec = r.history.last
                 algs[a] = (None if rec is None else rec.t, None if rec is None else rec.rel_err,
                            r.seconds, r.stop_reason, r.message)
-            return Status(self.phase, self.why, algs)
+            stepping = {a: now - r.step_since for a, r in self.runs.items() if r.step_since is not None}
+            return Status(self.phase, self.why, algs, stepping)
 
     # ----- what the admission controller calls ----------------------------------------
 
@@ -225,6 +228,7 @@ class RunJob:
                 if self._cancel.is_set():
                     return "idle"
                 budget = time.thread_time() + STEP_BUDGET
+                r.step_since = time.monotonic()
                 try:
                     rec = stepper.step(cancel=lambda b=budget: self._cancel.is_set() or time.thread_time() > b)
                 except Cancelled:
@@ -239,6 +243,8 @@ class RunJob:
                     with self._lock:
                         self.phase, self.why = "failed", f"the solver failed: {e}"
                     return "done"
+                finally:
+                    r.step_since = None
                 with self._lock:
                     self._record(r, rec)
             if time.perf_counter() >= deadline:

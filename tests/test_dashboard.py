@@ -5,6 +5,7 @@ import base64
 import csv
 import io
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ if str(ROOT) not in sys.path:
 from dashboard import export, figures, state  # noqa: E402
 from dashboard.history import LINE_DENSITY, grid_upto, snapshot  # noqa: E402
 from dashboard.live_chart import OVERLAP, Feed  # noqa: E402
+from dashboard.run_view import SLOW_STEP, status_lines  # noqa: E402
 from dashboard.runs import RunJob, largest_n  # noqa: E402
 from dashboard.state import FIELDS, defaults, encode, normalize_eta, parse_query  # noqa: E402
 from shallowres import MemoryBudgetError, make_problem, run  # noqa: E402
@@ -140,13 +142,17 @@ def test_stop_drops_an_am_step_near_n_equals_d2_mid_solve():
     while not (job.runs["am"].t == 0 and job._stepping.locked()):
         assert worker.is_alive(), "the run ended before its first AM step began"
         time.sleep(0.005)
-    time.sleep(0.5)
+    while job.status().stepping.get("am", 0.0) < SLOW_STEP:         # a long step shows that it moves
+        time.sleep(0.05)
+    lines = status_lines(job, {"am": snapshot(job.runs["am"].history)}, {"mode": "live"})
+    assert re.search(r"running · iteration 1 computing for \d+ s", lines[0][1]), lines
     start, cpu = time.perf_counter(), time.process_time()
     assert job.stop()
     worker.join(timeout=60)
     print(f"\nStop returned after {time.perf_counter() - start:.3f} s, {time.process_time() - cpu:.3f} s of CPU")
     assert not worker.is_alive() and not job._stepping.locked()
     assert job.runs["am"].t == 0 and job.phase == "paused" and job.runs["am"].stop_reason is None
+    assert job.status().stepping == {}
 
 
 def test_cut_by_the_server_says_so():
