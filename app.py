@@ -34,7 +34,7 @@ PRESENT_CSS = """<style>
 </style>"""
 
 JOB, FEED, PINS, VIEW = "job", "live_feed", "pins", "view"
-DRAWN_MOVING = "train_drawn_moving"     # the last full run drew a moving run (the live fragment reads it)
+PAGE = fragments.PageSync("train")      # what the last full run drew (the live fragment reads it)
 TICK = 0.25             # seconds between live updates while a run computes or replays ...
 MAX_TICK = 2.0          # ... slower when many sessions compute at once (each update costs the server ~5 ms)
 SLOW_SECONDS = 15.0     # slow motion: the iterations unfold over this long (log-paced)
@@ -115,14 +115,14 @@ def live_view(settings: dict) -> None:
             if waiting:
                 st.markdown(waiting)
     live_charts(payload, key="live_charts", on_resync=st.session_state[FEED].reset,
-                tick=tick_seconds() if moving else None)
+                tick=tick_seconds() if moving else None, settle=PAGE.unsettled())
     if settings["logx"]:
         st.caption("On a log iteration axis t = 0 is not drawn (untick *Log-scale iteration axis* to see it). "
                    "Drag to zoom, double-click to reset; a flip count of 0 sits on the bottom tick.")
-    if st.session_state.get(DRAWN_MOVING) and not moving:
-        # The page around this fragment still shows a moving run: redraw it (final boxes, downloads,
-        # replay). Asked again at every tick until the full run happens (it resets the flag): under
-        # load Streamlit can drop a full rerun asked from a fragment while the fragment's timer runs.
+    if PAGE.stale(moving):
+        # The page around this fragment shows a run that has stopped moving, or its full run was cut
+        # short: redraw it (final boxes, downloads, replay). Asked at every tick or settle check until
+        # a full run draws to its end (dashboard.fragments).
         st.rerun(scope="app")
 
 
@@ -335,7 +335,7 @@ def main() -> None:
     view = st.session_state[VIEW]
     moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
     tick = tick_seconds() if moving else None
-    st.session_state[DRAWN_MOVING] = moving
+    PAGE.begin(moving)
     fragments.fragment(live_view, tick, settings)
     if job is not None and not moving:
         final_boxes(job)
@@ -345,6 +345,7 @@ def main() -> None:
     train_baselines.section(job, settings)
     copy_as_code(settings)
     explain()
+    PAGE.end()
 
 
 main()

@@ -1,22 +1,68 @@
-"""Timed fragments, each inside a container of its own.
+"""Timed fragments that keep the page around them in step with what they show.
 
-Under load, Streamlit's frontend can lose a fragment's block during a full rerun (a
-fragment run queued by its timer starts while the full run's messages are still in
-flight). When the fragment sits directly in the page, the page's later elements then
-shift up one place and the fragment's next run overwrites the element after it: a
-load test saw the Train page's result boxes replaced this way, 1 page in 20. Inside a
-container that every full run redraws, a lost block is only the container's child,
-and nothing else moves.
+A live page is one full run (buttons, result boxes, downloads) around a fragment that
+reruns on a timer while something moves. Two faults of Streamlit under load (seen with
+4 sessions on a busy machine, about 1 page in 12) are handled here:
+
+- A full run's fragment block can be lost when a fragment run queued by its timer overlaps
+  the full run; with the fragment directly in the page, the page's later elements shift up
+  and the fragment's next run overwrites the one after it (the result boxes). Each fragment
+  therefore sits in a container of its own (:func:`fragment`): a lost block is only the
+  container's child.
+- A full rerun asked from a fragment (``st.rerun(scope="app")``), or a full run itself, can
+  be cut short and replaced by a fragment run, leaving a page whose run has ended with no
+  result boxes and no timer to mend it. :class:`PageSync` records whether the page's last
+  full run drew to its end and what it showed; the fragment asks for a full run until one
+  does, and the live components' payloads carry a watchdog that
+  reruns the fragment a moment after a full run, to check that it ended
+  (:meth:`PageSync.unsettled`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 
 def fragment(func: Callable, run_every: float | None, *args) -> None:
     """Call ``func(*args)`` as an ``st.fragment`` rerun every ``run_every`` seconds (None: only
-    when its widgets change), inside its own ``st.container``."""
+    when its widgets or components ask), inside its own ``st.container``."""
     with st.container():
         st.fragment(run_every=run_every)(func)(*args)
+
+
+def in_fragment_run() -> bool:
+    """True in a fragment's own run, False in a full run of the page (fragments included)."""
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+class PageSync:
+    """What the page's last full run drew: whether it reached its end, and whether it showed
+    a moving run (session state, per page ``name``)."""
+
+    def __init__(self, name: str):
+        self._drawn, self._moving = f"{name}_drawn", f"{name}_drawn_moving"
+
+    def begin(self, moving: bool) -> None:
+        """At the top of a full run: the page is being drawn, for a run that moves or not."""
+        st.session_state[self._drawn] = False
+        st.session_state[self._moving] = moving
+
+    def end(self) -> None:
+        """At the very end of a full run: every element is drawn."""
+        st.session_state[self._drawn] = True
+
+    def stale(self, moving: bool) -> bool:
+        """In a fragment's own run: the page around it shows a run that has since stopped moving,
+        or its last full run was cut short. The fragment then calls ``st.rerun(scope="app")``."""
+        if not in_fragment_run():
+            return False
+        return not st.session_state.get(self._drawn, True) or \
+            (st.session_state.get(self._moving, False) and not moving)
+
+    def unsettled(self) -> bool:
+        """True until a fragment run has seen the page's last full run end: a still live component
+        then arms a short watchdog (``live_chart.SETTLE``) that reruns its fragment to check."""
+        return not (st.session_state.get(self._drawn, True) and in_fragment_run())

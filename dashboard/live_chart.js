@@ -168,10 +168,14 @@ const RETRY = 2000;
 // updating and keep saying "running" after the run ended. So each payload that is not the last one
 // arms a watchdog: if no payload follows within data.watchdog ms, ask Python for everything again
 // (the resync trigger reruns the fragment, which then shows where the run really is).
+//
+// A still payload from a full run of the page carries a short watchdog too: it reruns the fragment
+// once (the "settle" trigger), which checks that the full run drew the page to its end.
 function watch(S, data, setTriggerValue) {
-  armWatchdog(S, data.final ? null : data.watchdog, () => {
-    S.grid.dataset.watchdog = String(Number(S.grid.dataset.watchdog || 0) + 1);   // read by the tests
-    setTriggerValue("resync", "watchdog:" + Date.now());
+  armWatchdog(S, data.watchdog, () => {
+    const kind = data.final ? "settle" : "watchdog";
+    S.grid.dataset[kind] = String(Number(S.grid.dataset[kind] || 0) + 1);   // read by the tests
+    setTriggerValue(data.final ? "settle" : "resync", kind + ":" + Date.now());
   });
 }
 

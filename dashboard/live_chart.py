@@ -42,6 +42,8 @@ OVERLAP = 5.0       # seconds: each payload repeats what was sent this long ago 
                     # browser may draw only every few seconds, merging the payloads in between)
 WATCHDOG_TICKS = 6  # a moving page with no payload for this many ticks of its fragment asks for one
 WATCHDOG_MIN = 4.0  # seconds, at least
+SETTLE = 3.0        # seconds after a still payload of a page not yet seen drawn to its end: check it
+                    # (``dashboard.fragments.PageSync``)
 log = logging.getLogger("shallowres.live_chart")
 
 
@@ -130,18 +132,28 @@ class Feed:
         return {"gen": gen, "full": full, "series": out, "head": head, "figs": figs, "final": final, **extra}
 
 
-def watchdog_ms(tick: float | None) -> int | None:
-    """How long a moving page waits for its fragment's next payload before asking (ms); None if still."""
-    return None if tick is None else int(1000 * max(WATCHDOG_MIN, WATCHDOG_TICKS * tick))
+def watchdog_ms(tick: float | None, settle: bool = False) -> int | None:
+    """How long a page waits for its fragment's next payload before asking (ms): while it moves
+    (every ``tick`` s), ``WATCHDOG_TICKS`` ticks; when still, ``SETTLE`` if ``settle`` (the page's
+    full run has not been seen to end), else None."""
+    if tick is None:
+        return int(1000 * SETTLE) if settle else None
+    return int(1000 * max(WATCHDOG_MIN, WATCHDOG_TICKS * tick))
 
 
 def live_charts(payload: dict, key: str, on_resync: Callable[[], None], columns: int = 2,
-                tick: float | None = None):
+                tick: float | None = None, settle: bool = False):
     """Mount (or update) the charts; ``on_resync`` runs when the browser asks for everything again:
     a payload it cannot merge, or none for ``WATCHDOG_TICKS`` ticks of the live fragment
-    (``tick`` s; None when nothing moves) while the page still moves."""
-    return _COMPONENT(data={**payload, "plotly": plotly_urls(), "columns": columns, "watchdog": watchdog_ms(tick)},
-                      key=key, on_resync_change=on_resync)
+    (``tick`` s; None when nothing moves) while the page still moves. A still payload with
+    ``settle`` reruns the fragment ``SETTLE`` s later (:func:`watchdog_ms`)."""
+    return _COMPONENT(data={**payload, "plotly": plotly_urls(), "columns": columns,
+                            "watchdog": watchdog_ms(tick, settle)},
+                      key=key, on_resync_change=on_resync, on_settle_change=_checked)
+
+
+def _checked() -> None:
+    """The browser's settle check: its fragment reruns (nothing else to do)."""
 
 
 # Registered once, at import (Streamlit's advice for components); plotly.js copied beside the app.

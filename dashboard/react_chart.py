@@ -41,12 +41,13 @@ export default function (component) {
 CSS = ".sr-react-chart {width: 100%;}"
 
 
-def react_chart(fig: dict, key: str, tick: float | None = None) -> None:
+def react_chart(fig: dict, key: str, tick: float | None = None, settle: bool = False) -> None:
     """Draw ``fig`` (a Plotly dict) under ``key``, updating the chart already there in place. ``tick``:
     the seconds between the enclosing fragment's timed reruns while it moves (None when still); a
-    page that hears nothing for ``WATCHDOG_TICKS`` of them asks for a rerun (``dashboard.live_chart``)."""
+    page that hears nothing for ``WATCHDOG_TICKS`` of them asks for a rerun, and a still one with
+    ``settle`` asks once, a moment later (``dashboard.live_chart.watchdog_ms``)."""
     _COMPONENT(data={"fig": plotly.io.to_json(fig, validate=False), "plotly": plotly_urls(),
-                     "watchdog": watchdog_ms(tick)}, key=key, on_poke_change=_heard)
+                     "watchdog": watchdog_ms(tick, settle)}, key=key, on_poke_change=_heard)
 
 
 def _heard() -> None:

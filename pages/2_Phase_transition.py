@@ -55,7 +55,7 @@ BATCH_BYTES = 16 * 2**20    # a session's GD batch: its stacked arrays at most (
 JOB_KEY = "phase_job"            # the session's SweepAdmissionJob (kept after a Stop, to resume)
 REFUSED_KEY = "phase_refused"    # (spec key, message) of a sweep the server refused
 FINISHED_KEY = "phase_finished"  # spec key of the sweep this session just finished
-DRAWN_MOVING = "phase_drawn_moving"  # the last full run drew a moving sweep (the live fragment reads it)
+PAGE = fragments.PageSync("phase")   # what the last full run drew (the live fragment reads it)
 DONE = ":material/check_circle:"
 # Bound widgets keep their option text in the URL, so options are short words
 # (?grid=fine&alg=GD) and the explanations go in captions and help.
@@ -245,7 +245,8 @@ def draw(rows, spec: SweepSpec, tick: float | None = None) -> None:
     """The phase chart, one chart updated in place (``dashboard.react_chart``): ``st.plotly_chart`` in
     the live fragment remounts on every new point, and Chromium showed it blank in some samples.
     ``tick``: the fragment's rerun period while the sweep moves (the chart's watchdog)."""
-    react_chart(sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold), "phase-chart", tick)
+    react_chart(sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold), "phase-chart", tick,
+                settle=PAGE.unsettled())
 
 
 def draw_into(slot, rows, spec: SweepSpec, key: str) -> None:
@@ -445,9 +446,8 @@ def live(spec: SweepSpec) -> None:
         draw(shipped, spec)
         if shipped and refused is None:
             show_table(shipped, None)
-    if st.session_state.get(DRAWN_MOVING) and not moving:
-        st.rerun(scope="app")            # the buttons (Run / Resume) follow the job; asked at every tick
-                                         # until the full run happens (it resets the flag), as on Train
+    if PAGE.stale(moving):
+        st.rerun(scope="app")            # the buttons (Run / Resume) follow the job (dashboard.fragments)
 
 
 def main() -> None:
@@ -462,6 +462,7 @@ def main() -> None:
         sweep_section(spec, run_on)
     st.divider()
     map_section()
+    PAGE.end()
 
 
 def sweep_section(spec: SweepSpec, run_on: str) -> None:
@@ -498,7 +499,7 @@ def sweep_section(spec: SweepSpec, run_on: str) -> None:
                 el.empty()
     job = current_job(spec)
     tick = tick_seconds() if job is not None and job.active else None
-    st.session_state[DRAWN_MOVING] = tick is not None
+    PAGE.begin(tick is not None)
     fragments.fragment(live, tick, spec)
 
 

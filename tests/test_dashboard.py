@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
 
 from dashboard import export, figures, state  # noqa: E402
 from dashboard.history import LINE_DENSITY, grid_upto, snapshot  # noqa: E402
-from dashboard.live_chart import OVERLAP, Feed  # noqa: E402
+from dashboard.live_chart import OVERLAP, SETTLE, WATCHDOG_MIN, Feed, watchdog_ms  # noqa: E402
 from dashboard.run_view import SLOW_STEP, status_lines  # noqa: E402
 from dashboard.runs import RunJob, largest_n  # noqa: E402
 from dashboard.state import FIELDS, defaults, encode, normalize_eta, parse_query  # noqa: E402
@@ -244,3 +244,10 @@ def test_figure_specs_reference_the_series_and_show_zero_flips():
     assert "<sub>F</sub>" in specs[0]["layout"]["title"]["text"] and "_F" not in specs[0]["layout"]["title"]["text"]
     assert figures.log_ticks(1000)["tickvals"] == [1, 10, 100, 1000]
     assert figures.log_ticks(7)["tickvals"][:4] == [1, 2, 5, 10]
+
+
+def test_watchdogs_while_moving_and_while_a_full_run_is_unconfirmed():
+    assert watchdog_ms(None) is None                              # still, and the page seen drawn
+    assert watchdog_ms(None, settle=True) == 1000 * SETTLE        # still, its full run not yet seen to end
+    assert watchdog_ms(0.25) == 1000 * WATCHDOG_MIN               # moving: six ticks, at least 4 s
+    assert watchdog_ms(2.0, settle=True) == 12_000

@@ -11,6 +11,7 @@ from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from dashboard.devserver import charts, status_iterations, wait_idle
+from dashboard.live_chart import SETTLE
 from shallowres import make_problem, run
 
 pytestmark = pytest.mark.browser
@@ -195,6 +196,26 @@ def test_a_page_whose_timed_reruns_are_lost_still_follows_the_run_to_its_end(app
     print(f"\n{len(dropped)} timed reruns dropped; the watchdog asked {fired} time(s)")
     assert dropped and fired >= 1
     assert consistent(page)["gd"] == 4000 or page.get_by_text("converged").count()
+
+
+SETTLES = "() => Number(document.querySelector('.sr-live-grid').dataset.settle || 0)"
+
+
+def test_a_finished_page_checks_once_that_its_full_run_ended(open_app):
+    """After a full run of a still page, the live chart reruns its fragment once, a moment later, to see
+    that the full run drew the page to its end (under load Streamlit can cut one short); the check
+    must not repeat on a page that is complete."""
+    page = open_app()
+    press(page, "Run")
+    page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => ({SETTLES})() >= 1", timeout=TIMEOUT_MS)
+    first = page.evaluate(SETTLES)
+    time.sleep(3 * SETTLE + 1)
+    later = page.evaluate(SETTLES)
+    print(f"\nsettle checks: {first} after the run ended, {later} after {3 * SETTLE + 1:.0f} s more")
+    assert later == first, "a complete page kept checking"
+    assert page.get_by_text("Alternating minimization converged").is_visible()
+    consistent(page)
 
 
 FORGET_JS = """() => { for (const S of window.__shallowresLive.values()) { S.series = {}; } }"""
