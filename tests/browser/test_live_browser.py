@@ -163,22 +163,20 @@ PICTURES_JS = """() => [...document.querySelectorAll('.sr-react-chart')].map(e =
 })"""
 
 
-def test_a_page_whose_timed_reruns_are_lost_still_follows_the_run_to_its_end(app_url, new_page):
-    """Streamlit's frontend keeps the live fragment's rerun timer; a server under load saw pages that
-    stopped updating and said "running" after their run had ended. Here every timed rerun the page
-    sends is dropped on its way to the server once the run is under way: the live component's
-    watchdog must notice the silence and ask for the rest."""
-    page = new_page()
-    dropped = []
-    drop = [False]
+def drop_reruns(page, which, once: bool = False) -> tuple[list, list]:
+    """Drop the rerun requests ``which(rerun_script)`` picks on their way from ``page`` to the server,
+    once the returned gate is set (``gate[0] = True``); with ``once``, only the first. Returns
+    (gate, the times of the dropped requests)."""
+    gate, dropped = [False], []
 
     def route(ws):
         server = ws.connect_to_server()
 
         def from_page(message):
-            if drop[0] and isinstance(message, bytes):
+            if gate[0] and isinstance(message, bytes):
                 msg = BackMsg.FromString(message)
-                if msg.WhichOneof("type") == "rerun_script" and msg.rerun_script.is_auto_rerun:
+                if msg.WhichOneof("type") == "rerun_script" and which(msg.rerun_script):
+                    gate[0] = not once
                     dropped.append(time.monotonic())
                     return
             server.send(message)
@@ -186,6 +184,16 @@ def test_a_page_whose_timed_reruns_are_lost_still_follows_the_run_to_its_end(app
         ws.on_message(from_page)
 
     page.route_web_socket(re.compile(r".*/_stcore/stream"), route)
+    return gate, dropped
+
+
+def test_a_page_whose_timed_reruns_are_lost_still_follows_the_run_to_its_end(app_url, new_page):
+    """Streamlit's frontend keeps the live fragment's rerun timer; a server under load saw pages that
+    stopped updating and said "running" after their run had ended. Here every timed rerun the page
+    sends is dropped on its way to the server once the run is under way: the live component's
+    watchdog must notice the silence and ask for the rest."""
+    page = new_page()
+    drop, dropped = drop_reruns(page, lambda rerun: rerun.is_auto_rerun)
     page.goto(url_for(app_url, "", alg="gd", d=30, n=4000, gd_iters=4000, eta="0.9x", tol=1e-12))
     wait_idle(page, TIMEOUT_MS)
     press(page, "Run")
@@ -226,26 +234,9 @@ def test_a_chart_that_lost_its_rows_and_its_first_request_still_reaches_the_end(
     everything again. Here the browser forgets its rows mid-run (a payload then starts past them)
     and its first request is dropped: it must ask again until a payload merges, and end right."""
     page = new_page()
-    dropped = []
-    drop = [False]
-
-    def route(ws):
-        server = ws.connect_to_server()
-
-        def from_page(message):
-            if drop[0] and isinstance(message, bytes):
-                msg = BackMsg.FromString(message)
-                if msg.WhichOneof("type") == "rerun_script" and any(
-                        "live_charts" in w.id and w.WhichOneof("value") == "json_trigger_value"
-                        for w in msg.rerun_script.widget_states.widgets):
-                    drop[0] = False                      # the chart's first request only
-                    dropped.append(time.monotonic())
-                    return
-            server.send(message)
-
-        ws.on_message(from_page)
-
-    page.route_web_socket(re.compile(r".*/_stcore/stream"), route)
+    drop, dropped = drop_reruns(page, lambda rerun: any(         # the chart's first request only
+        "live_charts" in w.id and w.WhichOneof("value") == "json_trigger_value" for w in rerun.widget_states.widgets),
+        once=True)
     page.goto(url_for(app_url, "", **LONG))
     wait_idle(page, TIMEOUT_MS)
     press(page, "Run")
