@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import gc
 import json
 import logging
 import math
@@ -194,6 +195,7 @@ class Stats:
 
 
 WAITS_KEPT = 200            # the latest waits per kind in Stats.waits
+GC_EVERY = 30.0             # seconds between full collections while no job computes (``collect``)
 
 
 def malloc_trim() -> bool:
@@ -203,6 +205,15 @@ def malloc_trim() -> bool:
         return bool(libc.malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def collect() -> None:
+    """A full garbage collection, then the freed heap back to the OS. What closed browser sessions
+    held (Streamlit's session objects are in reference cycles) is otherwise freed only by Python's
+    occasional automatic full collection: Streamlit's own after each script run is off
+    (``runner.postScriptGC``), for the live pages' sake."""
+    gc.collect()
+    malloc_trim()
 
 
 def tune_malloc(mmap_threshold: int = 1 * MB) -> bool:
@@ -567,13 +578,16 @@ class Controller:
 
     def _reaper(self) -> None:
         stats_file = os.environ.get(STATS_ENV)
-        beats = 0
+        beats, collected = 0, time.monotonic()
         while not self._closed:
             with self._cond:
                 self._cond.wait(1.0)
             if not self._closed:
                 self.reap()
                 beats += 1
+                if time.monotonic() - collected >= GC_EVERY and self.busy() == 0:
+                    collect()
+                    collected = time.monotonic()
                 if stats_file:
                     write_stats(self.stats(), stats_file)
                     if tracemalloc.is_tracing() and beats % HEAP_EVERY == 0:
