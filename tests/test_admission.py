@@ -396,3 +396,26 @@ def test_waits_from_submit_to_first_slice_are_counted_by_kind(tmp_path):
     write_stats(ctl.stats(), str(tmp_path / "stats.json"))
     saved = json.loads((tmp_path / "stats.json").read_text())
     assert saved["waits"] == waits and saved["memory_held"] == 0
+
+
+def test_the_reaper_collects_garbage_only_while_nothing_computes(monkeypatch):
+    """Closed sessions' objects sit in reference cycles: the reaper collects them (and trims the
+    heap) every GC_EVERY s, but never while a job wants the CPU."""
+    from dashboard import admission
+
+    calls = []
+    monkeypatch.setattr(admission, "GC_EVERY", 0.05)
+    monkeypatch.setattr(admission, "collect", lambda: calls.append(time.monotonic()))
+    ctl = Controller(Limits(memory=100 * MB, workers=1), start=False)
+    busy = FakeJob("a", 1, steps=10**9)
+    ctl.submit(busy)
+    reaper = threading.Thread(target=ctl._reaper, daemon=True)
+    reaper.start()
+    time.sleep(2.5)                       # the reaper wakes once a second
+    assert calls == [], "collected while a job wanted the CPU"
+    ctl.withdraw(busy)
+    deadline = time.monotonic() + 5
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ctl.close()
+    assert calls, "no collection once idle"
