@@ -12,7 +12,8 @@ sent it saved under ``artifacts/end_state/``. Nothing is asserted.
 
 The faults this measured (``dashboard.fragments``): a page whose result boxes were overwritten by
 its live fragment, and a page that kept its final charts with no result boxes, downloads or
-replay: before the fixes 3 pages of about 100 (4 sessions, one burner), after them none.
+replay. With 4 sessions per round: 4 pages of 172 short before the fixes (in four runs, with and
+without a burner), none of 104 after them (26 rounds, a burner for the first half).
 """
 from __future__ import annotations
 
