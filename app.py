@@ -348,4 +348,4 @@ def main() -> None:
     PAGE.end()
 
 
-main()
+PAGE.run(main)

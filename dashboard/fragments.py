@@ -54,6 +54,16 @@ class PageSync:
         """At the very end of a full run: every element is drawn."""
         st.session_state[self._drawn] = True
 
+    def run(self, main: Callable[[], None]) -> None:
+        """Run the page's ``main`` (which calls :meth:`begin` and :meth:`end`). An error shown on the
+        page ends its full run too, so the fragment never loops full reruns on it; a rerun or a stop
+        (Streamlit's control exceptions, not ``Exception``) leaves the run marked cut short."""
+        try:
+            main()
+        except Exception:
+            self.end()
+            raise
+
     def stale(self, moving: bool) -> bool:
         """In a fragment's own run: the page around it shows a run that has since stopped moving,
         or its last full run was cut short. The fragment then calls ``st.rerun(scope="app")``."""

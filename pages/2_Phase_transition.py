@@ -546,4 +546,4 @@ def map_section() -> None:
                         config={"displaylogo": False})
 
 
-main()
+PAGE.run(main)

@@ -251,3 +251,29 @@ def test_watchdogs_while_moving_and_while_a_full_run_is_unconfirmed():
     assert watchdog_ms(None, settle=True) == 1000 * SETTLE        # still, its full run not yet seen to end
     assert watchdog_ms(0.25) == 1000 * WATCHDOG_MIN               # moving: six ticks, at least 4 s
     assert watchdog_ms(2.0, settle=True) == 12_000
+
+
+def test_page_sync_marks_an_erroring_page_drawn_but_not_a_cut_one():
+    """An error ends a page's full run (its fragment must not loop full reruns on it); a run cut
+    short by Streamlit (a rerun or a stop) stays marked as not drawn to its end."""
+    from streamlit.testing.v1 import AppTest
+
+    def page(kind: str):
+        import streamlit as st
+
+        from dashboard.fragments import PageSync
+
+        sync = PageSync("demo")
+
+        def main():
+            sync.begin(moving=False)
+            if kind == "error":
+                raise ValueError("boom")
+            st.stop()
+
+        sync.run(main)
+
+    error = AppTest.from_function(page, args=("error",)).run()
+    assert error.exception and error.session_state["demo_drawn"] is True
+    stopped = AppTest.from_function(page, args=("stop",)).run()
+    assert not stopped.exception and stopped.session_state["demo_drawn"] is False
