@@ -19,7 +19,7 @@ import contextlib
 import threading
 import time
 
-from shallowres.interrupt import cancelled
+from shallowres.interrupt import Cancelled, cancelled
 from shallowres.sweep_job import SweepJob
 
 
@@ -64,9 +64,13 @@ class SweepAdmissionJob:
         if not self.wanted:
             return "idle"
         with self._lock:
-            # cut for good, or held by the controller (the page went away): stop between steps
-            self.job.advance(max(deadline - time.perf_counter(), 0.0),
-                             cancel=lambda: self._cut.is_set() or cancelled())
+            # cut for good, or held by the controller (the page went away): stop between steps, or
+            # inside an AM solve (Cancelled: the step starts over on the next slice, same numbers)
+            try:
+                self.job.advance(max(deadline - time.perf_counter(), 0.0),
+                                 cancel=lambda: self._cut.is_set() or cancelled())
+            except Cancelled:
+                return "done" if self._cut.is_set() else "more"
             if self.job.finished or self._cut.is_set():
                 return "done"
             return "more" if self.wanted else "idle"

@@ -31,6 +31,7 @@ sweep can be driven in time slices (the dashboard, a scheduler) without losing w
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .interrupt import Cancelled
 from .lsq import solve_am_step
 from .problem import Problem
 from .solvers import DIVERGENCE_FACTOR, Monitor, parse_eta, plan_run, theory_eta
@@ -304,12 +306,17 @@ class AMRun:
             r = self.y - np.maximum(Z, 0.0, out=Z) @ p.v_star
             err = float(np.linalg.norm(self.W - p.W_star))
             flips = 0 if self.M_prev is None else int(np.count_nonzero(M != self.M_prev))
+            before = copy.deepcopy(self.rules)
             code = self.rules.check(self.t, np.array([err]), np.array([float(r @ r) / (2 * p.n)]),
                                     np.array([err / p.scale]), np.array([flips]))[0]
             if code:
                 self.result = LeanResult(err / p.scale, self.t, REASONS[code], 0.0)
                 return
-            self.W, _ = solve_am_step(self.path, self.X, M * p.v_star, self.y, self.W, self.cache)   # eq. (3)
+            try:
+                self.W, _ = solve_am_step(self.path, self.X, M * p.v_star, self.y, self.W, self.cache)   # eq. (3)
+            except Cancelled:
+                self.rules = before         # the step starts over: its record must not count twice
+                raise
         self.t += 1
         if self.resample:
             self.X, self.y = p.batch(self.t, True)

@@ -1,6 +1,7 @@
 """The admission controller: memory accounting, queue order, fair slices, liveness, no leaks."""
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
 import time
@@ -419,3 +420,36 @@ def test_the_reaper_collects_garbage_only_while_nothing_computes(monkeypatch):
         time.sleep(0.05)
     ctl.close()
     assert calls, "no collection once idle"
+
+
+def test_a_sweep_held_inside_its_am_solves_starts_each_step_over_and_gives_the_same_table():
+    """A hold (the page went away for a moment) can land inside an AM solve: the slice answers
+    "more", the step starts over, and the finished table equals an uninterrupted run's."""
+    from dashboard.sweep_jobs import SweepAdmissionJob
+    from shallowres.interrupt import cancellable
+    from shallowres.sweep import SweepSpec, run_sweep
+    from shallowres.sweep_job import SweepJob
+
+    spec = SweepSpec(n=(200, 300), d=(10,), algs=("am",), inits=("random",), trials=3)
+    want = run_sweep(spec, "serial").rows
+    job = SweepAdmissionJob(SweepJob(spec), "s")
+    checks, held, answers = [0], [0], []
+
+    def hold() -> bool:
+        checks[0] += 1
+        if checks[0] in (3, 10, 25, 60, 140):     # a few holds, inside solves
+            held[0] += 1
+            return True
+        return False
+
+    for _ in range(10_000):
+        if job.job.finished:
+            break
+        with cancellable(hold):
+            answers.append(job.run_slice(time.perf_counter() + 0.02))
+    assert job.job.finished and held[0] > 0 and "more" in answers and job.cut_reason == ""
+    def untimed(rows):
+        return [dataclasses.replace(r, median_seconds=0.0) for r in rows]
+
+    assert untimed(job.result("serial").rows) == untimed(want)
+    print(f"\n{held[0]} holds inside AM solves; slices answered {sorted(set(answers))}")
