@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from . import figures
 from .history import Snapshot, snapshot
-from .runs import ALGS, NAMES, RunJob
+from .runs import ALGS, NAMES, STEP_BUDGET, RunJob
 from .state import describe_difference
 
 CHART_COLUMNS = ("t", "rel_err", "train_loss", "test_loss", "flips_teacher", "flips_prev")
@@ -91,7 +91,8 @@ def status_lines(job: RunJob | None, snaps: dict, view: dict) -> list[list[str]]
         elif st_.phase == "running":
             text += f" · {seconds:.2f} s · running"
             if st_.stepping.get(alg, 0.0) >= SLOW_STEP:          # a long step: show that it moves
-                text += f" · iteration {t + 1:,} computing for {st_.stepping[alg]:.0f} s"
+                text += (f" · iteration {t + 1:,} under way for {st_.stepping[alg]:.0f} s (this server allows "
+                         f"{STEP_BUDGET:g} s of CPU per step; a busy server's steps take longer)")
         elif st_.phase == "paused":
             text += f" · {seconds:.2f} s · stopped at iteration {t:,}: {st_.why}"
         elif st_.phase == "failed":

@@ -145,7 +145,7 @@ def test_stop_drops_an_am_step_near_n_equals_d2_mid_solve():
     while job.status().stepping.get("am", 0.0) < SLOW_STEP:         # a long step shows that it moves
         time.sleep(0.05)
     lines = status_lines(job, {"am": snapshot(job.runs["am"].history)}, {"mode": "live"})
-    assert re.search(r"running · iteration 1 computing for \d+ s", lines[0][1]), lines
+    assert re.search(r"running · iteration 1 under way for \d+ s \(this server allows 20 s of CPU", lines[0][1]), lines
     start, cpu = time.perf_counter(), time.process_time()
     assert job.stop()
     worker.join(timeout=60)
