@@ -180,11 +180,13 @@ def flips_spec(algs: Sequence[str], T: Mapping[str, int], top: float, log_x: boo
     return {"traces": traces, "layout": lay}
 
 
-def heatmap_spec(algs: Sequence[str], d: int, top: float) -> dict:
+def heatmap_spec(algs: Sequence[str], d: int, top: float, T: Mapping[str, int] | None = None) -> dict:
     """Neurons x iterations: samples on which neuron q's state differs from the teacher's.
 
     One panel per algorithm, stacked, sharing one colour scale on log10(1 + count) that
-    starts at 0 (white), so that 1, 10, 100 samples are all visible.
+    starts at 0 (white), so that 1, 10, 100 samples are all visible. ``T``: each algorithm's
+    last iteration drawn; up to 10 iterations the x axis ticks whole iterations only (one
+    column would otherwise read -0.4 ... 0.4).
     """
     ticks = [10**k for k in range(0, 7) if 10**k <= max(top, 1)]
     gap = 0.2 if len(algs) > 1 else 0.0
@@ -212,6 +214,8 @@ def heatmap_spec(algs: Sequence[str], d: int, top: float) -> dict:
         lay[f"xaxis{suffix}"] = _axis(f"{NAMES[a]}: iteration t", anchor=f"y{suffix}", showgrid=False)
         lay[f"xaxis{suffix}"]["title"]["font"]["color"] = COLORS[a]
         lay[f"xaxis{suffix}"]["title"]["standoff"] = 4
+        if (T or {}).get(a, 0) <= 10:
+            lay[f"xaxis{suffix}"].update(tickmode="linear", tick0=0, dtick=1)
         lay[f"yaxis{suffix}"] = _axis("neuron q", anchor=f"x{suffix}", showgrid=False,
                                       autorange="reversed", domain=[y1 - panel, y1])
     return {"traces": traces, "layout": lay}

@@ -62,7 +62,7 @@ def chart_data(job: RunJob | None, settings: Mapping, upto: int | None,
     figs = [figures.rel_err_spec(algs, T, settings["tol"], log_x, pinned),
             figures.flips_spec(algs, T, top_flips, log_x, pinned),
             figures.loss_spec(algs, T, log_x, pinned),
-            figures.heatmap_spec(algs, settings["d"] if job is None else job.d, top_heat)]
+            figures.heatmap_spec(algs, settings["d"] if job is None else job.d, top_heat, T)]
     if settings.get("present"):
         figs = [figures.enlarge(f, PRESENT) for f in figs]
     for f in figs:

@@ -182,6 +182,8 @@ class RunJob:
         The run can be resumed. False if it was not running."""
         with self._lock:
             if self.phase != "running":
+                if self.phase == "paused":      # Stop on a paused run: say why it now stays
+                    self.why = why
                 return False
             self.phase, self.why = "paused", why
             self._cancel.set()
