@@ -77,7 +77,7 @@ def weights_figure(problem: Problem, W: np.ndarray, t: int | None = None, height
         sfx = "" if i == 0 else str(i + 1)
         x0 = i * (width + gap)
         norm = float(np.linalg.norm(A))
-        extra = f", relative {norm / problem.scale:.2g}" if i == 2 else ""
+        extra = f"<br>relative {norm / problem.scale:.2g}" if i == 2 else ""     # own line: narrow panels
         traces.append({"type": "heatmap", "z": A, "x": list(range(1, d + 1)), "y": list(range(1, d + 1)),
                        "coloraxis": "coloraxis", "xaxis": f"x{sfx}", "yaxis": f"y{sfx}", "name": name,
                        "hovertemplate": f"{name}[j = %{{y}}, q = %{{x}}] = %{{z:.3g}}<extra></extra>"})

@@ -225,7 +225,17 @@ def caption(spec: SweepSpec) -> None:
         extra.append("a fresh batch of samples every iteration")
     if "delta" in spec.inits:
         extra.append(f"δ-ball start at δ = {spec.delta:g}")
-    st.caption(
+    st.markdown(
+        f"Each point is the share of {spec.trials} trials in which the algorithm recovered W\\* "
+        f"(‖W_T − W\\*‖_F / ‖W\\* + I‖_F < {spec.threshold:g}) at d = {spec.d[0]}, ‖W\\*‖_F = {spec.gamma[0]:g}, "
+        "with its 95% interval. Where the curves jump from 0 to 1 is the number of samples learning needs."
+        + (f" This sweep adds {'; '.join(extra)}." if extra else ""))
+    with st.expander("How this sweep is set up (the paper's Fig. 1(a), and this run)"):
+        setup(spec, extra)
+
+
+def setup(spec: SweepSpec, extra: list[str]) -> None:
+    st.markdown(
         "**The paper** (Fig. 1(a)) plots the probability of recovering W\\*, i.e. "
         "‖W_T − W\\*‖_F / ‖W\\* + I‖_F < 0.01, against n ∈ {200, 700, 1200, 1700} at d = 20 and "
         "‖W\\*‖_F = 2, over 10 trials each with a new X, for GD and AM from identity and random "

@@ -111,7 +111,7 @@ def test_a_cold_page_shows_the_papers_grid_precomputed_and_run_recomputes_it():
     assert at.radio(key="grid").value == "paper" and at.number_input(key="d").value == 20
     assert at.slider(key="trials").value == 10 and at.multiselect(key="alg").value == ["GD", "AM"]
     assert at.multiselect(key="init").value == ["identity", "random"]
-    assert "The paper" in texts(at.caption) and "N(0, 1/n)" in texts(at.caption)
+    assert "The paper" in texts(at.markdown) and "N(0, 1/n)" in texts(at.markdown)
     fig = figure(at)
     assert {t["name"] for t in fig["data"]} >= CURVES | {"n = d² = 400"}
     assert fig["layout"]["xaxis"]["tickvals"] == [200, 700, 1200, 1700]
@@ -206,7 +206,7 @@ def test_new_controls_reach_the_spec():
     at = page({**TINY, "noise": "0.2", "resample": "true", "init": ["identity", "delta"], "delta": "0.5",
                "stall": "false", "algs": "x"})
     assert not at.exception
-    cap = texts(at.caption)
+    cap = texts(at.markdown)
     assert "label noise σ = 0.2/√n" in cap and "fresh batch" in cap and "δ-ball start at δ = 0.5" in cap
     assert "or when it has stalled" not in cap
     run(at)
