@@ -173,6 +173,8 @@ def test_double_run_step_during_run_and_run_during_step_are_safe():
     click(at, "step_btn")                               # Step while running: pauses it
     assert job.phase == "paused" and "Step" in job.why
     quiet(job)
+    click(at, "stop_btn")                               # Stop on the paused run: it says so
+    assert job.phase == "paused" and job.why == "you pressed Stop"
     t = job.runs["gd"].t
     settle(click(at, "step_btn"))
     assert job.runs["gd"].t == t + 1

@@ -243,6 +243,8 @@ def test_figure_specs_reference_the_series_and_show_zero_flips():
     assert specs[3]["layout"]["coloraxis"]["cmin"] == 0
     assert "<sub>F</sub>" in specs[0]["layout"]["title"]["text"] and "_F" not in specs[0]["layout"]["title"]["text"]
     assert figures.log_ticks(1000)["tickvals"] == [1, 10, 100, 1000]
+    heat = figures.heatmap_spec(["gd", "am"], 5, 100, {"gd": 0, "am": 40})["layout"]
+    assert heat["xaxis"]["dtick"] == 1 and "dtick" not in heat["xaxis2"]     # whole iterations while few
     assert figures.log_ticks(7)["tickvals"][:4] == [1, 2, 5, 10]
 
 
