@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dashboard.admission import STATS_ENV  # noqa: E402
-from dashboard.devserver import chromium, memory_mb, serve, server_pid, wait_idle  # noqa: E402
+from dashboard.devserver import chromium, memory_anatomy, memory_mb, serve, server_pid, wait_idle  # noqa: E402
 
 BUTTON = "button[data-testid^='stBaseButton']:not([data-testid='stBaseButton-header'])"
 DONE = "[data-testid='stDownloadButton']"
@@ -130,6 +130,16 @@ def server_waits(path: Path) -> dict:
         return {"light": [], "heavy": []}
 
 
+def server_malloc(path: Path) -> dict:
+    """The server's glibc heap figures as it last wrote them (dashboard.admission.malloc_stats),
+    with the reaper's count of collections and the jobs that want CPU."""
+    try:
+        stats = json.loads(path.read_text())
+        return {**stats["malloc"], "collections": stats["collections"], "wanting": stats["wanting"]}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -205,12 +215,21 @@ def scenario(browser, url: str, name: str, timeout: float) -> list[Session]:
     return sessions
 
 
+def anatomy_words(parts: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0f} MB" for k, v in parts.items())
+
+
+def big_words(big: list[tuple[float, float]]) -> str:
+    return ", ".join(f"{rss:.0f} of {size:.0f} MB" for size, rss in big) or "none"
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # so the server started below is stopped
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", default="mixed10,heavy20,mixed30")
     ap.add_argument("--memory-mb", type=int, default=None, help="SHALLOWRES_MEMORY_MB for the server")
     ap.add_argument("--timeout", type=float, default=420.0)
+    ap.add_argument("--after", type=float, default=65.0, help="seconds to watch the server after the sessions close")
     ap.add_argument("--trace", type=int, default=0, metavar="FRAMES",
                     help="run the server under tracemalloc (PYTHONTRACEMALLOC=FRAMES, slower) and print "
                          "what it still holds after the sessions close")
@@ -233,8 +252,10 @@ def main() -> None:
         wait_idle(warm, 120_000)
         warm.context.close()
         time.sleep(5)
-        idle = memory_mb(pid)[0]
-        print(f"server idle: {idle:.0f} MB resident")
+        idle, (idle_parts, idle_big) = memory_mb(pid)[0], memory_anatomy(pid)
+        idle_malloc = server_malloc(stats_file)
+        print(f"server idle: {idle:.0f} MB resident ({anatomy_words(idle_parts)}; large other mappings "
+              f"{big_words(idle_big)})")
         for name in args.scenarios.split(","):
             peak, stop = [0.0, 0.0], threading.Event()
             th = threading.Thread(target=watch, args=(pid, stop, peak), daemon=True)
@@ -285,10 +306,23 @@ def main() -> None:
                           f"(max {max(w):.2f} s, {len(w)} jobs)")
             for s in sessions:
                 s.page.context.close()
-        time.sleep(65)
+        closed, series = time.monotonic(), []
+        while time.monotonic() - closed < args.after:
+            time.sleep(5)
+            series.append((time.monotonic() - closed, memory_mb(pid)[0], server_malloc(stats_file)))
+        print("\nafter the sessions closed (s: resident MB, glibc heap in use / free MB, the reaper's "
+              "collections so far, jobs wanting CPU): " + ", ".join(
+                  f"{t:.0f}: {r:.0f} ({m.get('in_use', 0):.0f} / {m.get('free', 0):.0f}, {m.get('collections')}, "
+                  f"{m.get('wanting')})" for t, r, m in series))
         rss = memory_mb(pid)[0]
-        print(f"\nall sessions closed, 65 s later: {rss:.0f} MB resident (idle was {idle:.0f} MB: "
+        print(f"all sessions closed, {args.after:.0f} s later: {rss:.0f} MB resident (idle was {idle:.0f} MB: "
               f"{rss - idle:+.0f} MB)")
+        parts, big = memory_anatomy(pid)
+        print("  where (MB, against idle): " + ", ".join(
+            f"{k} {v:.0f} ({v - idle_parts[k]:+.0f})" for k, v in parts.items())
+            + f"; large other mappings {big_words(big)}")
+        print("  glibc's heap (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in server_malloc(stats_file).items())
+              + f" (idle: {', '.join(f'{k} {v:.0f}' for k, v in idle_malloc.items())})")
         heap = Path(f"{stats_file}.heap.txt")
         if args.trace and heap.exists():
             print("what the server's Python heap still holds (tracemalloc, largest first):")

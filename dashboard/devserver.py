@@ -99,6 +99,41 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
+def memory_anatomy(pid: int) -> tuple[dict[str, float], list[tuple[float, float]]]:
+    """Where a process's resident memory sits, in MB, from /proc/PID/smaps (Linux): glibc's
+    main heap (``[heap]``), anonymous mappings aligned to 64 MiB (glibc's per-thread arenas),
+    anonymous mappings of exactly 1 MiB (Python's small-object arenas in 3.10+), other
+    anonymous mappings (large arrays, thread stacks, BLAS buffers) and file-backed mappings
+    (code); and (size, resident) in MB of each other anonymous mapping with 4 MB or more
+    resident, largest first."""
+    out = dict.fromkeys(("heap", "thread arenas", "python arenas", "other anonymous", "files"), 0.0)
+    big: list[tuple[float, float]] = []           # (size, resident) of other anonymous mappings >= 4 MB
+    kind = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                lo, hi = (int(x, 16) for x in head[0].split("-"))
+                size, name = hi - lo, (head[5] if len(head) > 5 else "")
+                if name == "[heap]":
+                    kind = "heap"
+                elif name.startswith("/"):
+                    kind = "files"
+                elif name:
+                    kind = None                      # [stack], [vdso], ...
+                elif size == 1 << 20:
+                    kind = "python arenas"
+                elif lo % (64 << 20) == 0:        # glibc aligns each arena heap to 64 MiB
+                    kind = "thread arenas"
+                else:
+                    kind = "other anonymous"
+            elif head[0] == "Rss:" and kind:
+                out[kind] += int(head[1]) / 1024
+                if kind == "other anonymous" and int(head[1]) >= 4096:
+                    big.append((size / 2**20, int(head[1]) / 1024))
+    return out, sorted(big, reverse=True)
+
+
 def chromium_path() -> str:
     """Debian's chromium; raises (never skips) when it is missing."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")

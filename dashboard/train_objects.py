@@ -14,6 +14,7 @@ admission controller, and kept for the run it was drawn for.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,7 +24,7 @@ from shallowres import Problem
 from shallowres.landscape import Slice, landscape
 from shallowres.problem import problem_bytes
 
-from . import object_figures
+from . import object_figures, server
 from .landscape_figure import landscape_figure
 from .lesson_view import on_server
 from .react_chart import react_chart
@@ -38,18 +39,34 @@ LANDSCAPE_SECONDS = 1.0                 # the grid is sized to take about this l
 CHART = {"displaylogo": False}
 
 
+TEACHER_IDLE = 60.0     # seconds unread after which the rebuilt teachers are dropped
+
+
 @st.cache_resource(max_entries=2, ttl=600, show_spinner=False)
 def _teacher(d: int, n: int, gamma: float, noise: float, seed: int) -> Problem:
     return build_problem(dict(d=d, n=n, gamma=gamma, noise=noise, seed=seed))
 
 
+_teacher_read = [0.0]       # time.monotonic() of the last read of the cache
+
+
 def teacher(job: RunJob) -> Problem:
-    """The run's problem (teacher W*, v*, training X): the job's own while built, else rebuilt."""
+    """The run's problem (teacher W*, v*, training X): the job's own while built, else rebuilt
+    (kept for the last two settings, and dropped once unread for TEACHER_IDLE s: a cache expires
+    entries only when read, and at d = 100, n = 20000 each holds 16 MB)."""
     p = job.problem()
     if p is not None:
         return p
+    _teacher_read[0] = time.monotonic()
+    server.controller().on_idle(expire_teachers)
     s = job.settings
     return _teacher(s["d"], s["n"], s["gamma"], s["noise"], s["seed"])
+
+
+def expire_teachers() -> None:
+    """Drop the rebuilt teachers once unread for TEACHER_IDLE s (the server's reaper calls it)."""
+    if time.monotonic() - _teacher_read[0] >= TEACHER_IDLE:
+        _teacher.clear()
 
 
 def shown(job: RunJob, upto: int | None) -> dict[str, tuple[int, np.ndarray]]:

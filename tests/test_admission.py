@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import subprocess
+import sys
 import threading
 import time
 import weakref
+from pathlib import Path
 
 import pytest
 
@@ -408,18 +411,28 @@ def test_the_reaper_collects_garbage_only_while_nothing_computes(monkeypatch):
     monkeypatch.setattr(admission, "GC_EVERY", 0.05)
     monkeypatch.setattr(admission, "collect", lambda: calls.append(time.monotonic()))
     ctl = Controller(Limits(memory=100 * MB, workers=1), start=False)
+    hooked = []
+
+    def broken():
+        raise RuntimeError("a cache's trouble")
+
+    for hook in (broken, lambda: hooked.append(1)):
+        ctl.on_idle(hook)
+    ctl.on_idle(broken)                   # added twice: kept once
     busy = FakeJob("a", 1, steps=10**9)
     ctl.submit(busy)
     reaper = threading.Thread(target=ctl._reaper, daemon=True)
     reaper.start()
     time.sleep(2.5)                       # the reaper wakes once a second
-    assert calls == [], "collected while a job wanted the CPU"
+    assert calls == [] and hooked == [], "collected while a job wanted the CPU"
     ctl.withdraw(busy)
     deadline = time.monotonic() + 5
     while not calls and time.monotonic() < deadline:
         time.sleep(0.05)
     ctl.close()
     assert calls, "no collection once idle"
+    assert len(hooked) == len(calls) and ctl.stats().collections == len(calls)   # past the broken hook
+    assert len(ctl._idle_hooks) == 2
 
 
 def test_a_sweep_held_inside_its_am_solves_starts_each_step_over_and_gives_the_same_table():
@@ -453,3 +466,37 @@ def test_a_sweep_held_inside_its_am_solves_starts_each_step_over_and_gives_the_s
 
     assert untimed(job.result("serial").rows) == untimed(want)
     print(f"\n{held[0]} holds inside AM solves; slices answered {sorted(set(answers))}")
+
+
+ARENA_SCRIPT = """
+import os, sys, threading
+import numpy as np
+from dashboard.admission import tune_malloc
+from dashboard.devserver import memory_anatomy
+if sys.argv[1] == "tuned":
+    assert tune_malloc(arena_max=1)
+def session():      # a session thread: mid-size arrays (under the mmap threshold), a few kept
+    keep = [np.ones(20_000) for _ in range(400)][::50]
+    return keep
+kept = []
+threads = [threading.Thread(target=lambda: kept.append(session())) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(memory_anatomy(os.getpid())[0]["thread arenas"])
+"""
+
+
+@pytest.mark.parametrize("mode", ["tuned", "default"])
+def test_tuned_malloc_keeps_session_threads_out_of_heaps_of_their_own(mode):
+    """glibc gives each new thread a heap (arena) of its own, up to 8 per core; after a class
+    leaves, each keeps pages pinned by a few live objects. ``tune_malloc`` caps the arenas:
+    with a cap of 1, six threads' arrays live in the main heap and no thread arena is resident."""
+    out = subprocess.run([sys.executable, "-c", ARENA_SCRIPT, mode], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parents[1])
+    arenas_mb = float(out.stdout.split()[-1])
+    if mode == "tuned":
+        assert arenas_mb == 0.0
+    else:
+        assert arenas_mb > 10          # the test would prove nothing if threads shared the main heap anyway

@@ -60,3 +60,26 @@ def test_memory_estimate_counts_the_kept_iterates():
     kept = sum(r.iterates.nbytes() for r in job.runs.values())
     assert kept > 0 and job.nbytes_kept() == kept + sum(r.history.nbytes() for r in job.runs.values())
     assert kept <= sum(iterates_bytes(6, SMALL[f"{a}_iters"]) for a in ("gd", "am"))
+
+
+def test_rebuilt_teachers_are_dropped_once_unread(monkeypatch):
+    """The pictures rebuild a released run's teacher into a cache of two (16 MB each at d = 100,
+    n = 20000); the server's reaper drops them once unread for TEACHER_IDLE s, so a class that
+    left does not keep them."""
+    from dashboard import server, train_objects
+
+    built, hooks = [], []
+    monkeypatch.setattr(train_objects, "build_problem", lambda s: built.append(s) or make_problem(**s, n_test=1))
+    monkeypatch.setattr(server, "controller", lambda: type("Stub", (), {"on_idle": staticmethod(hooks.append)}))
+    train_objects._teacher.clear()
+    job = RunJob({**defaults(), "d": 4, "n": 40, "seed": 7})
+    assert job.problem() is None                          # not built: the pictures rebuild it
+    first = train_objects.teacher(job)
+    assert train_objects.teacher(job) is first and len(built) == 1 and hooks == [train_objects.expire_teachers] * 2
+    train_objects.expire_teachers()                       # read just now: kept
+    assert train_objects.teacher(job) is first
+    monkeypatch.setattr(train_objects, "TEACHER_IDLE", 0.0)
+    train_objects.expire_teachers()                       # unread long enough: dropped
+    monkeypatch.setattr(train_objects, "TEACHER_IDLE", 60.0)
+    again = train_objects.teacher(job)
+    assert again is not first and len(built) == 2 and np.array_equal(again.X, first.X)
