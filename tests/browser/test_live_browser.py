@@ -243,7 +243,8 @@ def test_a_chart_that_lost_its_rows_and_its_first_request_still_reaches_the_end(
     drop, dropped = drop_reruns(page, lambda rerun: any(         # the chart's first request only
         "live_charts" in w.id and w.WhichOneof("value") == "json_trigger_value" for w in rerun.widget_states.widgets),
         once=True)
-    page.goto(url_for(app_url, "", **dict(LONG, d=30, n=4000)))     # about 30 s: still running when it asks
+    # about 70 s on an idle machine (30 s at n = 4000 once ended before the chart's second request)
+    page.goto(url_for(app_url, "", **dict(LONG, d=30, n=9000)))
     wait_idle(page, TIMEOUT_MS)
     press(page, "Run")
     running(page)
