@@ -77,7 +77,9 @@ def weights_figure(problem: Problem, W: np.ndarray, t: int | None = None, height
         sfx = "" if i == 0 else str(i + 1)
         x0 = i * (width + gap)
         norm = float(np.linalg.norm(A))
-        extra = f"<br>relative {norm / problem.scale:.2g}" if i == 2 else ""     # own line: narrow panels
+        # three lines each, so that the norms share a line and "relative" has the third to itself
+        # (staggered titles put one panel's norm beside the next one's "relative" on narrow screens)
+        extra = f"<br>relative {norm / problem.scale:.2g}" if i == 2 else "<br>\u00a0"
         traces.append({"type": "heatmap", "z": A, "x": list(range(1, d + 1)), "y": list(range(1, d + 1)),
                        "coloraxis": "coloraxis", "xaxis": f"x{sfx}", "yaxis": f"y{sfx}", "name": name,
                        "hovertemplate": f"{name}[j = %{{y}}, q = %{{x}}] = %{{z:.3g}}<extra></extra>"})
@@ -86,9 +88,10 @@ def weights_figure(problem: Problem, W: np.ndarray, t: int | None = None, height
         lay[f"yaxis{sfx}"] = _axis("input j" if i == 0 else "", anchor=f"x{sfx}", showgrid=False,
                                    autorange="reversed", tickvals=ticks, scaleanchor=f"x{sfx}", constrain="domain",
                                    showticklabels=i == 0)
-        notes.append({"text": f"<b>{name}</b><br>‖·‖<sub>F</sub> = {norm:.3g}{extra}", "x": x0 + width / 2, "y": 1.0,
-                      "xref": "paper", "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                      "font": {"size": TICK - 1, "color": INK}})
+        # centred on the panel as drawn ("x domain": a square panel is narrower than its slot)
+        notes.append({"text": f"<b>{name}</b><br>‖·‖<sub>F</sub> = {norm:.2g}{extra}", "x": 0.5, "y": 1.0,
+                      "xref": f"x{sfx} domain", "yref": f"y{sfx} domain", "yanchor": "bottom", "showarrow": False,
+                      "font": {"size": TICK - 2, "color": INK}})
     lay["annotations"] = notes
     return {"data": traces, "layout": lay}
 

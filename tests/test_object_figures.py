@@ -113,6 +113,9 @@ def test_weights_figure_shares_one_scale_centred_at_zero(paper_like):
     zs = [np.asarray(tr["z"]) for tr in fig["data"]]
     assert np.array_equal(zs[0], W) and np.array_equal(zs[1], p.W_star) and np.array_equal(zs[2], W - p.W_star)
     assert all(tr["coloraxis"] == "coloraxis" for tr in fig["data"])
+    notes = fig["layout"]["annotations"]      # centred on each panel as drawn, three lines each
+    assert [a["xref"] for a in notes] == ["x domain", "x2 domain", "x3 domain"] and all(a["x"] == 0.5 for a in notes)
+    assert [a["text"].count("<br>") for a in notes] == [2, 2, 2] and "relative" in notes[2]["text"]
     go.Figure(fig)
 
 
