@@ -5,6 +5,7 @@ iteration the charts end at.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from . import figures
@@ -63,11 +64,25 @@ def chart_data(job: RunJob | None, settings: Mapping, upto: int | None,
             figures.flips_spec(algs, T, top_flips, log_x, pinned),
             figures.loss_spec(algs, T, log_x, pinned),
             figures.heatmap_spec(algs, settings["d"] if job is None else job.d, top_heat, T)]
+    if not snaps and not pinned:
+        empty_ranges(figs, settings["tol"], settings["d"] if job is None else job.d)
     if settings.get("present"):
         figs = [figures.enlarge(f, PRESENT) for f in figs]
     for f in figs:
         f["config"] = CONFIG
     return series, head, figs, snaps
+
+
+def empty_ranges(figs: list[dict], tol: float, d: int) -> None:
+    """Axes for charts with nothing to draw yet: the relative error from 1 down to the
+    tolerance, the heatmap's neurons 1..d at t = 0 (Plotly's defaults read 1e-9 … 1e-7 and
+    neurons 0 … 4). Drawn data replaces them: later payloads carry no range."""
+    figs[0]["layout"]["yaxis"]["range"] = [math.log10(tol) - 0.5, 0.3]
+    for name, axis in figs[3]["layout"].items():
+        if name.startswith("yaxis"):
+            axis["range"] = [d + 0.5, 0.5]
+        elif name.startswith("xaxis"):
+            axis["range"] = [-0.5, 0.5]
 
 
 def status_lines(job: RunJob | None, snaps: dict, view: dict) -> list[list[str]]:

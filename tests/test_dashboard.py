@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 from dashboard import export, figures, state  # noqa: E402
 from dashboard.history import LINE_DENSITY, grid_upto, snapshot  # noqa: E402
 from dashboard.live_chart import OVERLAP, SETTLE, WATCHDOG_MIN, Feed, watchdog_ms  # noqa: E402
-from dashboard.run_view import SLOW_STEP, status_lines  # noqa: E402
+from dashboard.run_view import SLOW_STEP, chart_data, status_lines  # noqa: E402
 from dashboard.runs import RunJob, largest_n  # noqa: E402
 from dashboard.state import FIELDS, defaults, encode, normalize_eta, parse_query  # noqa: E402
 from shallowres import MemoryBudgetError, make_problem, run  # noqa: E402
@@ -95,6 +95,20 @@ def test_step_then_run_matches_the_library_run():
         np.testing.assert_array_equal(heat, ref.flips_per_neuron[heat_t])
         assert job.runs[alg].stop_reason == ref.stop_reason
         assert job.runs[alg].message == ref.message
+
+
+def test_empty_charts_have_meaningful_axes_until_data_arrives():
+    """Before the first Run the charts show the relative error from 1 to the tolerance and the
+    heatmap's neurons 1..d (Plotly's defaults read 1e-9 ... 1e-7 and neurons 0 ... 4); once drawn,
+    the axes range over the data."""
+    _, _, empty, _ = chart_data(None, SMALL, None, [])
+    assert empty[0]["layout"]["yaxis"]["range"] == [np.log10(SMALL["tol"]) - 0.5, 0.3]
+    assert empty[3]["layout"]["yaxis"]["range"] == [5.5, 0.5] == empty[3]["layout"]["yaxis2"]["range"]
+    job = RunJob(SMALL)
+    job.request("step")
+    drive(job)
+    _, _, drawn, _ = chart_data(job, SMALL, None, [])
+    assert "range" not in drawn[0]["layout"]["yaxis"] and "range" not in drawn[3]["layout"]["yaxis"]
 
 
 def test_stop_abandons_the_step_and_run_resumes_after_a_release():
