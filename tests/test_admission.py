@@ -19,13 +19,17 @@ from shallowres.validation import MB
 class FakeJob:
     """A job that needs ``steps`` slices; records the order in which it ran."""
 
-    def __init__(self, sid: str, mb: float, steps: int = 3, log: list | None = None, name: str = ""):
+    def __init__(self, sid: str, mb: float, steps: int = 3, log: list | None = None, name: str = "",
+                 cost: float = 0.0):
+        self.cost = cost                  # seconds each slice takes (the controller measures them)
         self.session_id, self.bytes = sid, int(mb * MB)
         self.steps, self.log, self.name = steps, log if log is not None else [], name or sid
         self.released = self.cut_reason = None
         self.paused = False
 
     def run_slice(self, deadline: float) -> str:
+        if self.cost:
+            time.sleep(self.cost)
         self.log.append(self.name)
         self.steps -= 1
         if self.steps <= 0:
@@ -148,7 +152,9 @@ def test_slices_go_to_the_session_with_the_least_recent_compute():
     clock = Clock()
     ctl = controller(memory_mb=100, clock=clock)
     log: list = []
-    hog = FakeJob("hog", 10, steps=100, log=log)
+    # the hog's slices take 20 ms each: a pause of the test process in the newcomer's
+    # microsecond slices (a collection on another thread) must not make it look the heavier
+    hog = FakeJob("hog", 10, steps=100, log=log, cost=0.02)
     ctl.submit(hog)
     for _ in range(5):
         ctl.work_once()
