@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import logging
@@ -200,11 +201,16 @@ WAITS_KEPT = 200            # the latest waits per kind in Stats.waits
 GC_EVERY = 30.0             # seconds between full collections while no job computes (``collect``)
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library (glibc's malloc controls); raises OSError where it cannot be loaded."""
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
 def malloc_trim() -> bool:
     """Hand freed heap pages back to the OS (glibc); False where unavailable."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
+        return bool(_libc().malloc_trim(0))
     except (OSError, AttributeError):
         return False
 
@@ -226,7 +232,7 @@ def tune_malloc(mmap_threshold: int = 1 * MB, arena_max: int = 2) -> bool:
     after a class leaves each keeps pages pinned by a few live objects: measured, 92 MB of them
     after mixed30). False where unavailable."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _libc()
         ok = libc.mallopt(-3, int(mmap_threshold))               # M_MMAP_THRESHOLD
         return bool(libc.mallopt(-8, int(arena_max)) and ok)     # M_ARENA_MAX
     except (OSError, AttributeError):
@@ -448,7 +454,7 @@ class Controller:
             s.admitted = sum(t.admitted is not None for t in self._tickets.values())
             s.queued = len(self._queue)
             s.computing = sum(t.running for t in self._tickets.values())
-            s.wanting = sum(t.wants_cpu for t in self._tickets.values())
+            s.wanting = self.busy()            # the condition's lock is reentrant
             s.usage = {sid: self._recent(sid) for sid in self._usage}
             s.waits = {k: list(v) for k, v in self._stats.waits.items()}
             return s
@@ -654,7 +660,7 @@ def malloc_stats() -> dict[str, float]:
     its arenas hold; ``in_use`` and ``free`` of them; ``mmapped``, large blocks served by mmap.
     Free bytes are returned to the OS only as whole pages (``malloc_trim``)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _libc()
         libc.mallinfo2.restype = _Mallinfo2
         m = libc.mallinfo2()
     except (OSError, AttributeError):

@@ -60,12 +60,13 @@ def chart_data(job: RunJob | None, settings: Mapping, upto: int | None,
     top_flips = max([1.0] + [float(s.grid["flips_teacher"].max()) for s in snaps.values()])
     top_heat = max([1.0] + [float(s.heat.max()) for s in snaps.values() if s.heat.size])
     log_x = settings["logx"]
+    d = settings["d"] if job is None else job.d
     figs = [figures.rel_err_spec(algs, T, settings["tol"], log_x, pinned),
             figures.flips_spec(algs, T, top_flips, log_x, pinned),
             figures.loss_spec(algs, T, log_x, pinned),
-            figures.heatmap_spec(algs, settings["d"] if job is None else job.d, top_heat, T)]
+            figures.heatmap_spec(algs, d, top_heat, T)]
     if not snaps and not pinned:
-        empty_ranges(figs, settings["tol"], settings["d"] if job is None else job.d)
+        empty_ranges(figs, settings["tol"], d)
     if settings.get("present"):
         figs = [figures.enlarge(f, PRESENT) for f in figs]
     for f in figs:
