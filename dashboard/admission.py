@@ -224,17 +224,17 @@ def collect() -> None:
     malloc_trim()
 
 
-def tune_malloc(mmap_threshold: int = 1 * MB, arena_max: int = 2) -> bool:
-    """Serve allocations of ``mmap_threshold`` bytes and more by mmap, so a freed NumPy array
-    goes back to the OS at once (glibc otherwise raises the threshold as large blocks are
-    freed, and they then stay in the heap), and let threads share at most ``arena_max`` heaps
-    (glibc's default, 8 per core, gives each of the many session threads a heap of its own, and
-    after a class leaves each keeps pages pinned by a few live objects: measured, 92 MB of them
-    after mixed30). False where unavailable."""
+def tune_malloc(mmap_threshold: int = 1 * MB, trim_threshold: int = 1 * MB) -> bool:
+    """Serve allocations of ``mmap_threshold`` bytes and more by mmap, so a freed NumPy array goes
+    back to the OS at once, and give each heap's free top back once it exceeds ``trim_threshold``.
+    glibc otherwise raises both as large blocks are freed: after one 2.5 MB array the trim
+    threshold is 5 MB, and each of the server's 16 heaps (8 per core, one per thread until then)
+    kept a free top of up to 5 MB, which ``malloc_trim`` does not touch in threads' heaps (measured
+    after mixed10: 71 MB resident in them, 3-5 MB free tops in most). False where unavailable."""
     try:
         libc = _libc()
         ok = libc.mallopt(-3, int(mmap_threshold))               # M_MMAP_THRESHOLD
-        return bool(libc.mallopt(-8, int(arena_max)) and ok)     # M_ARENA_MAX
+        return bool(libc.mallopt(-1, int(trim_threshold)) and ok)  # M_TRIM_THRESHOLD
     except (OSError, AttributeError):
         return False
 
@@ -624,8 +624,10 @@ class Controller:
                     collected = time.monotonic()
                 if stats_file:
                     write_stats(self.stats(), stats_file)
-                    if tracemalloc.is_tracing() and beats % HEAP_EVERY == 0:
-                        write_heap_top(f"{stats_file}.heap.txt")
+                    if beats % HEAP_EVERY == 0:
+                        write_malloc_info(f"{stats_file}.malloc.xml")
+                        if tracemalloc.is_tracing():
+                            write_heap_top(f"{stats_file}.heap.txt")
 
 
 STATS_ENV = "SHALLOWRES_STATS_FILE"     # if set, the reaper writes Stats there as JSON every second
@@ -666,6 +668,24 @@ def malloc_stats() -> dict[str, float]:
     except (OSError, AttributeError):
         return {}
     return {"heap": m.arena / MB, "in_use": m.uordblks / MB, "free": m.fordblks / MB, "mmapped": m.hblkhd / MB}
+
+
+def write_malloc_info(path: str) -> bool:
+    """glibc's own account of each arena (``malloc_info``, XML: free chunks by size, the top chunk,
+    the memory each arena holds) in ``path``, for the load test; False where unavailable."""
+    try:
+        libc = _libc()
+        libc.fopen.restype = ctypes.c_void_p
+        libc.fopen.argtypes = libc.malloc_info.argtypes = libc.fclose.argtypes = None
+        fp = libc.fopen(f"{path}.tmp".encode(), b"w")
+        if not fp:
+            return False
+        libc.malloc_info(0, ctypes.c_void_p(fp))
+        libc.fclose(ctypes.c_void_p(fp))
+    except (OSError, AttributeError):
+        return False
+    os.replace(f"{path}.tmp", path)
+    return True
 
 
 def write_stats(stats: Stats, path: str) -> None:

@@ -39,7 +39,7 @@ LANDSCAPE_SECONDS = 1.0                 # the grid is sized to take about this l
 CHART = {"displaylogo": False}
 
 
-TEACHER_IDLE = 60.0     # seconds unread after which the rebuilt teachers are dropped
+TEACHER_IDLE = 20.0     # seconds unread after which the rebuilt teachers are dropped
 
 
 @st.cache_resource(max_entries=2, ttl=600, show_spinner=False)

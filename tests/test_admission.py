@@ -475,15 +475,22 @@ def test_a_sweep_held_inside_its_am_solves_starts_each_step_over_and_gives_the_s
 
 
 ARENA_SCRIPT = """
-import os, sys, threading
+import ctypes, os, sys, threading
 import numpy as np
 from dashboard.admission import tune_malloc
 from dashboard.devserver import memory_anatomy
+big = np.ones(300_000)          # a 2.4 MB array, freed: glibc raises its trim threshold to 4.8 MB
+del big
 if sys.argv[1] == "tuned":
-    assert tune_malloc(arena_max=1)
-def session():      # a session thread: mid-size arrays (under the mmap threshold), a few kept
-    keep = [np.ones(20_000) for _ in range(400)][::50]
-    return keep
+    assert tune_malloc()
+elif sys.argv[1] == "mmap only":            # the threshold for mmap alone (the server before the fix)
+    ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)
+together = threading.Barrier(6)
+def session():      # a session thread: 4 MB of messages (under the mmap threshold), one kept
+    together.wait()                 # six at once, so each gets a heap of its own
+    messages = [b"m" * 200_000 for _ in range(20)]
+    together.wait()
+    return messages[0]          # the others are freed, last first: they merge into the heap's top
 kept = []
 threads = [threading.Thread(target=lambda: kept.append(session())) for _ in range(6)]
 for t in threads:
@@ -494,15 +501,19 @@ print(memory_anatomy(os.getpid())[0]["thread arenas"])
 """
 
 
-@pytest.mark.parametrize("mode", ["tuned", "default"])
-def test_tuned_malloc_keeps_session_threads_out_of_heaps_of_their_own(mode):
-    """glibc gives each new thread a heap (arena) of its own, up to 8 per core; after a class
-    leaves, each keeps pages pinned by a few live objects. ``tune_malloc`` caps the arenas:
-    with a cap of 1, six threads' arrays live in the main heap and no thread arena is resident."""
+@pytest.mark.parametrize("mode", ["tuned", "mmap only"])
+def test_tuned_malloc_gives_the_free_tops_of_threads_heaps_back(mode):
+    """Each thread's heap (arena) keeps its free top until it exceeds glibc's trim threshold,
+    which glibc raises as large blocks are freed, and ``malloc_trim`` leaves threads' tops alone.
+    ``tune_malloc`` fixes the threshold at 1 MB: the session threads' freed arrays go back to the
+    OS, where with only the mmap threshold set their heaps keep them resident. (Streamlit's
+    messages and mid-size arrays are freed this way; ``malloc_trim`` gives back free pages inside
+    a heap, not its top.)"""
     out = subprocess.run([sys.executable, "-c", ARENA_SCRIPT, mode], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parents[1])
     arenas_mb = float(out.stdout.split()[-1])
-    if mode == "tuned":
-        assert arenas_mb == 0.0
-    else:
-        assert arenas_mb > 10          # the test would prove nothing if threads shared the main heap anyway
+    print(f"\n{mode}: {arenas_mb:.1f} MB resident in threads' heaps")
+    if mode == "tuned":         # per heap: the kept message, a top under 1 MB and glibc's 128 KB pad
+        assert arenas_mb < 6 * 1.6
+    else:                       # per heap: 3.8 MB, the freed messages in its top
+        assert arenas_mb > 6 * 3
