@@ -22,6 +22,7 @@ from dashboard.admission import Refused
 from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
 from dashboard.runs import NAMES, RunJob, largest_n
+from dashboard.theory_view import md
 
 PRESENTING = st.query_params.get("present", "").lower() in ("1", "true", "yes", "on")
 st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide",
@@ -86,7 +87,7 @@ def final_boxes(job: RunJob) -> None:
         box, icon = BOXES.get(r.stop_reason, (st.info, ":material/info:"))
         with col:
             box(f"**{NAMES[alg]}** · iteration {rec.t:,} · relative error {rec.rel_err:.2e} · "
-                f"{r.seconds:.2f} s  \n{r.message}", icon=icon)
+                f"{r.seconds:.2f} s  \n{md(r.message)}", icon=icon)
 
 
 # ----- the live fragment ------------------------------------------------------------------
@@ -255,8 +256,8 @@ def buttons(job: RunJob | None) -> dict:
     pins = bool(st.session_state.get(PINS))
     b = st.columns([1.1, 1.1, 1.1, 1.2, 1, 1.3 if pins else 0.01, 1.3])
     pressed = {
-        "run": b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn", width="stretch",
-                           help="Run to the end (or continue a stopped run), drawing as it goes."),
+        "run": b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn",
+                           width="stretch"),   # no tooltip: it stayed up after the click, over the text above
         "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch", shortcut="Esc",
                             help="Stop the run within a second. Changing any setting stops it too."),
         "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch", shortcut="Right",
@@ -277,14 +278,13 @@ def buttons(job: RunJob | None) -> dict:
 
 
 def downloads(job: RunJob) -> None:
-    c1, c2, _ = st.columns([1, 1, 2])
-    c1.download_button("History (CSV)", icon=":material/download:", data=lambda: export.history_csv(job),
-                       file_name="shallowres_history.csv", mime="text/csv", on_click="ignore",
-                       help="One row per algorithm and iteration.", width="stretch")
-    c2.download_button("Run (JSON)", icon=":material/download:", data=lambda: export.run_json(job),
-                       file_name="shallowres_run.json", mime="application/json", on_click="ignore",
-                       help="Settings, history, flips per neuron and the final W of each algorithm.",
-                       width="stretch")
+    row = st.container(horizontal=True)          # each button as wide as its label, so no label is cut
+    row.download_button("History (CSV)", icon=":material/download:", data=lambda: export.history_csv(job),
+                        file_name="shallowres_history.csv", mime="text/csv", on_click="ignore",
+                        help="One row per algorithm and iteration.")
+    row.download_button("Run (JSON)", icon=":material/download:", data=lambda: export.run_json(job),
+                        file_name="shallowres_run.json", mime="application/json", on_click="ignore",
+                        help="Settings, history, flips per neuron and the final W of each algorithm.")
 
 
 def copy_as_code(settings: dict) -> None:

@@ -8,7 +8,6 @@ then shows the same problem.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
 import streamlit as st
@@ -63,4 +62,4 @@ def adopt(settings: Mapping) -> None:
 
 def text(s: str) -> str:
     """A lesson sentence as Markdown with HTML subscripts (‖·‖_F, ρ_GD, σ²_max) and W* kept literal."""
-    return md(re.sub(r"‖_F", "‖<sub>F</sub>", s))
+    return md(s)

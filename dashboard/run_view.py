@@ -110,7 +110,7 @@ def status_lines(job: RunJob | None, snaps: dict, view: dict) -> list[list[str]]
                 text += (f" · iteration {t + 1:,} under way for {st_.stepping[alg]:.0f} s (this server allows "
                          f"{STEP_BUDGET:g} s of CPU per step; a busy server's steps take longer)")
         elif st_.phase == "paused":
-            text += f" · {seconds:.2f} s · stopped at iteration {t:,}: {st_.why}"
+            text += f" · {seconds:.2f} s · stopped at iteration {t:,}: {st_.why} · Run continues from here"
         elif st_.phase == "failed":
             text += f" · {st_.why}"
         lines.append([NAMES[alg], text])

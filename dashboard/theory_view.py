@@ -238,10 +238,10 @@ _SUB = re.compile(r"(?<=[ρσκTEΣwuλΩ²])_([A-Za-z0-9∞]+(?:,[A-Za-z0-9∞]
 
 def md(text: str, html: bool = True) -> str:
     """Page text as Markdown: the single asterisks of W*, B*, σ* escaped (**bold** kept), and
-    subscripts typeset (ρ_GD -> ρ<sub>GD</sub>; without HTML, KaTeX: ρ$_{GD}$)."""
+    subscripts typeset (ρ_GD -> ρ<sub>GD</sub>, ‖·‖_F -> ‖·‖<sub>F</sub>; without HTML, KaTeX: ρ$_{GD}$)."""
     text = re.sub(r"(?<![*\\])\*(?!\*)", r"\\*", text)
     if html:
-        return _SUB.sub(r"<sub>\1</sub>", text)
+        return _SUB.sub(r"<sub>\1</sub>", text.replace("‖_F", "‖<sub>F</sub>"))
     return _SUB.sub(lambda m: "$_{\\mathrm{" + m.group(1).replace("∞", "\\infty") + "}}$", text)
 
 

@@ -386,10 +386,10 @@ class Monitor:
         if reason in ("stalled", "max_iters") and self.grew(rec):
             return self._grew_message(name, reason, rec)
         if reason == "diverged" and rec.t == 0:
-            return (f"{name} cannot start: the error or the loss at W^0 is not a finite number, so the inputs "
+            return (f"{name} cannot start: the error or the loss at W⁰ is not a finite number, so the inputs "
                     "overflow in floating point (check the scale of W_star, v_star and X).")
         if reason == "converged":
-            return (f"{name} converged: the relative error ||W - W*||_F / ||W* + I||_F fell "
+            return (f"{name} converged: the relative error ‖W − W*‖_F / ‖W* + I‖_F fell "
                     f"below {self.tol:g} after {rec.t} iterations ({rec.rel_err:.2e}).")
         if reason == "fixed_point":
             why = ("no ReLU changed state, so the next least-squares solve would repeat the last one"
@@ -411,7 +411,7 @@ class Monitor:
         if reason == "diverged":
             why = ("became infinite or NaN" if not math.isfinite(rec.err) else
                    f"grew more than {DIVERGENCE_FACTOR:.0e}-fold")
-            hint = (" The step size eta is too large for this problem." if self.alg == "gd"
+            hint = (" The step size η is too large for this problem." if self.alg == "gd"
                     and not rec.rel_err < 1 else "")
             return f"{name} diverged at iteration {rec.t}: the error {why}.{hint}"
         return f"{name} was stopped by the user after {rec.t} iterations (relative error {rec.rel_err:.2e})."
@@ -551,9 +551,9 @@ def _gd_stuck_message(stepper: Stepper, rec: IterRecord) -> str | None:
         return None
     steps = f"{rec.t} iteration{'s' if rec.t != 1 else ''}"
     return (f"Gradient descent stopped after {steps}: W no longer changes in floating point although "
-            f"the gradient is not zero (||grad L||_F = {g:.2e}). The step eta = {stepper.eta:.3g} is too small: "
-            f"eta ||grad L||_F = {stepper.eta * g:.2e} is below the rounding of W (||W + I||_F = "
-            f"{float(np.linalg.norm(stepper.W + np.eye(p.d))):.3g}). Use a larger eta, e.g. 'theory' "
+            f"the gradient is not zero (‖∇L‖_F = {g:.2e}). The step η = {stepper.eta:.3g} is too small: "
+            f"η ‖∇L‖_F = {stepper.eta * g:.2e} is below the rounding of W (‖W + I‖_F = "
+            f"{float(np.linalg.norm(stepper.W + np.eye(p.d))):.3g}). Use a larger η, e.g. 'theory' "
             f"(relative error {rec.rel_err:.2e}).")
 
 

@@ -141,7 +141,7 @@ def test_tiny_eta_is_blamed_not_the_gradient():
     res = run(p, "gd", eta=1e-300, iters=10)
     assert res.stop_reason == "fixed_point"
     assert "gradient is zero" not in res.message
-    assert "step eta = 1e-300 is too small" in res.message and "gradient is not zero" in res.message
+    assert "step η = 1e-300 is too small" in res.message and "gradient is not zero" in res.message
 
 
 # ----- crafted --problem files -------------------------------------------------------------
