@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -40,6 +42,7 @@ from dashboard.devserver import chromium, memory_anatomy, memory_mb, serve, serv
 
 BUTTON = "button[data-testid^='stBaseButton']:not([data-testid='stBaseButton-header'])"
 DONE = "[data-testid='stDownloadButton']"
+BODY_TEXT = "() => document.body.innerText"
 DEFAULT = dict(d=20, n=1700, alg="both")
 HEAVY = dict(d=100, n=20000, alg="am")
 SCENARIOS = {          # name -> [(kind, count, delay before clicking, s)]
@@ -193,17 +196,20 @@ def scenario(browser, url: str, name: str, timeout: float) -> list[Session]:
             if s.first is not None and now - s.polled < 2.0:
                 continue
             s.polled = now
-            holds, done = s.page.evaluate(PROBE)
+            try:                   # a starved page can take longer than Playwright's timeouts: next poll
+                holds, done = s.page.evaluate(PROBE)
+                texts = s.page.evaluate(BODY_TEXT) if done else ""
+            except PlaywrightError:
+                continue
             if s.first is None and json.loads(holds or "{}"):
                 s.first = now
             if done:
                 s.done = now
-                texts = s.page.locator("body").inner_text()
                 s.outcome = ("refused" if "too big" in texts else "stopped" if "stopped" in texts else "finished")
         time.sleep(0.2)
     for i, s in enumerate(sessions):
         if s.done is None:
-            texts = s.page.locator("body").inner_text()
+            texts = s.page.evaluate(BODY_TEXT)
             s.outcome = ("broken" if "Connection error" in texts else
                          "queued" if "Waiting for room" in texts else "running")
             status = " | ".join(s.page.locator(".sr-status").all_inner_texts()).replace("\n", " | ")
