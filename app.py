@@ -17,12 +17,22 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard import copy_code, export, fragments, run_view, server, state, train_baselines, train_objects, widgets
+from dashboard import (
+    copy_code,
+    export,
+    fragments,
+    glossary,
+    run_view,
+    server,
+    state,
+    train_baselines,
+    train_objects,
+    widgets,
+)
 from dashboard.admission import Refused
 from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
 from dashboard.runs import NAMES, RunJob, largest_n
-from dashboard.theory_view import md
 
 PRESENTING = st.query_params.get("present", "").lower() in ("1", "true", "yes", "on")
 st.set_page_config(page_title="shallowres · Train", page_icon="📉", layout="wide",
@@ -87,7 +97,7 @@ def final_boxes(job: RunJob) -> None:
         box, icon = BOXES.get(r.stop_reason, (st.info, ":material/info:"))
         with col:
             box(f"**{NAMES[alg]}** · iteration {rec.t:,} · relative error {rec.rel_err:.2e} · "
-                f"{r.seconds:.2f} s  \n{md(r.message)}", icon=icon)
+                f"{r.seconds:.2f} s  \n{glossary.latex(r.message)}", icon=icon)
 
 
 # ----- the live fragment ------------------------------------------------------------------
@@ -133,7 +143,7 @@ def replay_controls(job: RunJob, settings: dict) -> None:
     if T < 1:
         return
     view = st.session_state[VIEW]
-    c1, c2, c3 = st.columns([1.1, 1.2, 5], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([1.9, 1.2, 4.2], vertical_alignment="bottom")   # "Pause replay" uncut at 900 px
     playing = view["mode"] == "timed" and view["playing"]
     if c1.button("Pause replay" if playing else "Replay", icon=":material/pause:" if playing else ":material/replay:",
                  key="replay_btn", width="stretch", help="Replay the run as it unfolded, without recomputing."):
@@ -251,26 +261,21 @@ def budgets(job: RunJob) -> list[int]:
 
 
 def buttons(job: RunJob | None) -> dict:
-    """The run's controls, with keyboard shortcuts (Streamlit keeps R for its own rerun, so Reset is Delete)."""
+    """The run's controls, with keyboard shortcuts (Streamlit keeps R for its own rerun, so Reset is Delete).
+    No tooltips: a tooltip stayed up after its button's click reran the page, over the text above
+    (what each button does is under "What am I looking at?")."""
     running = job is not None and job.active
     pins = bool(st.session_state.get(PINS))
-    b = st.columns([1.1, 1.1, 1.1, 1.2, 1, 1.3 if pins else 0.01, 1.3])
+    row = st.container(horizontal=True)      # buttons as wide as their labels; a narrow page wraps the row
     pressed = {
-        "run": b[0].button("Run", icon=":material/play_arrow:", type="primary", key="run_btn",
-                           width="stretch"),   # no tooltip: it stayed up after the click, over the text above
-        "stop": b[1].button("Stop", icon=":material/stop:", key="stop_btn", width="stretch", shortcut="Esc",
-                            help="Stop the run within a second. Changing any setting stops it too."),
-        "step": b[2].button("Step", icon=":material/skip_next:", key="step_btn", width="stretch", shortcut="Right",
-                            help="One iteration of each algorithm (pauses a running run)."),
-        "reset": b[3].button("Reset", icon=":material/restart_alt:", key="reset_btn", width="stretch",
-                             shortcut="Delete", help="Clear the charts."),
-        "pin": b[4].button("Pin", icon=":material/push_pin:", key="pin_btn", width="stretch", shortcut="P",
-                           help="Keep this run on the charts (thin dashed lines) and compare the next one with it."),
-        "clear_pins": pins and b[5].button("Unpin", icon=":material/layers_clear:", key="clear_pins_btn",
-                                           width="stretch", help="Remove the pinned runs."),
-        "toggle": b[6].button("Pause" if running else "Play", icon=":material/pause:" if running else
-                              ":material/play_circle:", key="toggle_btn", width="stretch", shortcut="Space",
-                              help="Run, or pause a running run (the space bar)."),
+        "run": row.button("Run", icon=":material/play_arrow:", type="primary", key="run_btn"),
+        "stop": row.button("Stop", icon=":material/stop:", key="stop_btn", shortcut="Esc"),
+        "step": row.button("Step", icon=":material/skip_next:", key="step_btn", shortcut="Right"),
+        "reset": row.button("Reset", icon=":material/restart_alt:", key="reset_btn", shortcut="Delete"),
+        "pin": row.button("Pin", icon=":material/push_pin:", key="pin_btn", shortcut="P"),
+        "clear_pins": pins and row.button("Unpin", icon=":material/layers_clear:", key="clear_pins_btn"),
+        "toggle": row.button("Pause" if running else "Play", icon=":material/pause:" if running else
+                             ":material/play_circle:", key="toggle_btn", shortcut="Space"),
     }
     if pressed["toggle"]:
         pressed["stop" if running else "run"] = True
@@ -307,6 +312,11 @@ def explain() -> None:
             "least-squares problem exactly.\n\n"
             "A *flip* is a (sample, neuron) pair whose ReLU is on where the teacher's is off, or the "
             "other way round. Once no ReLU disagrees with the teacher, AM lands on W* in one step.\n\n"
+            "**The controls**: **Run** runs to the end, drawing as it goes, or continues a stopped run; "
+            "**Stop** (Esc) stops it within a second, and so does changing any setting; **Step** (→) does one "
+            "iteration of each algorithm and pauses a running run; **Reset** (Delete) clears the charts; "
+            "**Pin** (P) keeps this run on the charts as thin dashed lines, to compare the next one with it, "
+            "and **Unpin** removes them; **Play** / **Pause** (space bar) runs or pauses.\n\n"
             "The server runs every student's computation in turn: a big run may wait for room "
             "(the status line says how long), and a long one shares the CPU with short ones.")
 

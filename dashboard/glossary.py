@@ -28,6 +28,7 @@ def text(key: str) -> str:
 
 
 LATEX = (("‖W⁰ − W*‖_F", r"$\|W^0 - W^*\|_F$"), ("‖W* + I‖_F", r"$\|W^* + I\|_F$"),
+         ("‖W − W*‖_F", r"$\|W - W^*\|_F$"), ("‖W + I‖_F", r"$\|W + I\|_F$"), ("‖∇L‖_F", r"$\|\nabla L\|_F$"),
          ("‖Wᵗ − W*‖_F", r"$\|W^t - W^*\|_F$"), ("‖W*‖_F", r"$\|W^*\|_F$"),
          ("σ²_max / σ²_min", r"$\sigma^2_{\max} / \sigma^2_{\min}$"), ("Bᵗ/√n", r"$B^t/\sqrt{n}$"),
          ("(κ − 1)/(κ + 1)", r"$(\kappa - 1)/(\kappa + 1)$"), ("ρ_GD", r"$\rho_{\mathrm{GD}}$"),
@@ -39,15 +40,19 @@ LATEX = (("‖W⁰ − W*‖_F", r"$\|W^0 - W^*\|_F$"), ("‖W* + I‖_F", r"$\|
 
 
 def help_text(key: str) -> str:
-    """The sentence for a Streamlit ``help=`` tooltip: Markdown with its formulas in LaTeX (no
-    literal underscores), the asterisk of a bare W* escaped."""
-    s = GLOSSARY[key]
+    """The sentence for a Streamlit ``help=`` tooltip (:func:`latex`)."""
+    return latex(GLOSSARY[key])
+
+
+def latex(s: str) -> str:
+    """Plain text as Markdown for Streamlit: the formulas of ``LATEX`` typeset by KaTeX, the
+    asterisk of a bare W* and the underscore of a name (W_star) kept literal."""
     parts = []
     for plain, tex in LATEX:
         if plain in s:
             s = s.replace(plain, f"\0{len(parts)}\1")
             parts.append(tex)
-    s = s.replace("*", "\\*")
+    s = s.replace("*", "\\*").replace("_", "\\_")
     for i, tex in enumerate(parts):
         s = s.replace(f"\0{i}\1", tex)
     return s

@@ -129,8 +129,8 @@ def test_run_draws_four_live_charts_from_the_run():
         np.testing.assert_array_equal(series(p, f"{alg}.heat"), ref.flips_per_neuron[series(p, f"{alg}.heat_t")])
         assert p["head"][alg]["t"] == ref.n_iter
     assert "converged" in texts(at, "success") or "fixed point" in texts(at, "success")
-    # the stop message's formula as the page shows it: the asterisks of W* literal, F a subscript
-    assert "‖W − W\\*‖<sub>F</sub> / ‖W\\* + I‖<sub>F</sub>" in texts(at, "success")
+    # the stop message's formula typeset (KaTeX), not Markdown emphasis between the asterisks of W*
+    assert "relative error $\\|W - W^*\\|_F$ / $\\|W^* + I\\|_F$ fell below" in texts(at, "success")
 
 
 def test_shared_link_reproduces_the_exact_run():
