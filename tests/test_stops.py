@@ -59,10 +59,10 @@ def test_monitor_keeps_its_four_argument_form_and_messages():
     m = Monitor("gd", 10, 1e-8)
     m(record(0, 1e-12))
     assert m(record(1, 1e-5)) == "diverged"
-    assert "eta is too large" not in m.message("diverged", record(1, 1e-5))
+    assert "η is too large" not in m.message("diverged", record(1, 1e-5))
     big = Monitor("gd", 10, 1e-8)
     big(record(0, 0.5))
-    assert big(record(1, 1e7)) == "diverged" and "eta is too large" in big.message("diverged", record(1, 1e7))
+    assert big(record(1, 1e7)) == "diverged" and "η is too large" in big.message("diverged", record(1, 1e7))
     start = Monitor("am", 10, 1e-8)
     assert start(record(0, float("inf"))) == "diverged"
     assert "cannot start" in start.message("diverged", record(0, float("inf")))
