@@ -65,8 +65,7 @@ def chart_data(job: RunJob | None, settings: Mapping, upto: int | None,
             figures.flips_spec(algs, T, top_flips, log_x, pinned),
             figures.loss_spec(algs, T, log_x, pinned),
             figures.heatmap_spec(algs, d, top_heat, T)]
-    if not snaps and not pinned:
-        empty_ranges(figs, settings["tol"], d)
+    axis_ranges(figs, settings["tol"], d, empty=not snaps and not pinned)
     if settings.get("present"):
         figs = [figures.enlarge(f, PRESENT) for f in figs]
     for f in figs:
@@ -74,16 +73,24 @@ def chart_data(job: RunJob | None, settings: Mapping, upto: int | None,
     return series, head, figs, snaps
 
 
-def empty_ranges(figs: list[dict], tol: float, d: int) -> None:
-    """Axes for charts with nothing to draw yet: the relative error from 1 down to the
+def axis_ranges(figs: list[dict], tol: float, d: int, empty: bool) -> None:
+    """Axes for charts with nothing to draw yet (``empty``): the relative error from 1 down to the
     tolerance, the heatmap's neurons 1..d at t = 0 (Plotly's defaults read 1e-9 … 1e-7 and
-    neurons 0 … 4). Drawn data replaces them: later payloads carry no range."""
-    figs[0]["layout"]["yaxis"]["range"] = [math.log10(tol) - 0.5, 0.3]
+    neurons 0 … 4). With data, the same axes say ``autorange`` outright: an axis once given a
+    range keeps autorange off under a constant ``uirevision`` (after Reset, the next run's charts
+    stayed at Plotly's default range, 10^-1 … 10^4). The heatmap's neuron axes autorange reversed."""
+    rel_y = figs[0]["layout"]["yaxis"]
+    if empty:
+        rel_y.update(range=[math.log10(tol) - 0.5, 0.3], autorange=False)
+    else:
+        rel_y["autorange"] = True
     for name, axis in figs[3]["layout"].items():
-        if name.startswith("yaxis"):
-            axis["range"] = [d + 0.5, 0.5]
-        elif name.startswith("xaxis"):
-            axis["range"] = [-0.5, 0.5]
+        if name.startswith(("xaxis", "yaxis")):
+            neurons = name.startswith("yaxis")
+            if empty:
+                axis.update(range=[d + 0.5, 0.5] if neurons else [-0.5, 0.5], autorange=False)
+            else:
+                axis["autorange"] = "reversed" if neurons else True
 
 
 def status_lines(job: RunJob | None, snaps: dict, view: dict) -> list[list[str]]:

@@ -109,6 +109,9 @@ def test_empty_charts_have_meaningful_axes_until_data_arrives():
     drive(job)
     _, _, drawn, _ = chart_data(job, SMALL, None, [])
     assert "range" not in drawn[0]["layout"]["yaxis"] and "range" not in drawn[3]["layout"]["yaxis"]
+    # autorange said outright: after Reset (axes given a range) Plotly would otherwise keep it off
+    assert drawn[0]["layout"]["yaxis"]["autorange"] is True and drawn[3]["layout"]["xaxis"]["autorange"] is True
+    assert drawn[3]["layout"]["yaxis"]["autorange"] == "reversed"
 
 
 def test_stop_abandons_the_step_and_run_resumes_after_a_release():

@@ -36,6 +36,27 @@ def test_run_draws_the_charts_without_errors(open_app):
     assert "d=20" in page.url and "n=1700" in page.url         # the URL holds every setting
 
 
+RANGES = """() => [...document.querySelectorAll('.sr-live-grid .js-plotly-plot')].map(gd => [
+    gd._fullLayout.yaxis.range.map(Number), gd._fullLayout.xaxis.range.map(Number)])"""
+
+
+def test_a_run_after_reset_ranges_its_charts_over_its_data(open_app):
+    """Reset gives the empty charts fixed axes; the next run's charts must range over its data again
+    (they once stayed at Plotly's default, relative error 10^-1 … 10^4 and the heatmap's t -1 … 6,
+    hiding AM's fall to 1e-15 and GD's curve past t = 80)."""
+    page = open_app()
+    for attempt in ("first run", "after Reset", "after a second Reset"):
+        run_to_end(page)
+        time.sleep(3)           # the page settles (its check that the last full run ended)
+        (rel_y, _), _, _, (_, heat_x) = page.evaluate(RANGES)
+        print(f"\n{attempt}: relative error log10 range {rel_y}, heatmap t range {heat_x}")
+        assert rel_y[0] < -14 and rel_y[1] > -0.5, attempt          # AM reaches 4e-15, the start is ~0.4
+        assert heat_x[1] > 800, attempt                             # GD's heatmap runs to t = 868
+        press(page, "Reset")      # until the empty charts' fixed axes are drawn (tolerance 1e-8: from -8.5)
+        page.wait_for_function(f"() => ({RANGES})()[0][0][0] === -8.5", timeout=TIMEOUT_MS)
+        time.sleep(2)
+
+
 def test_theory_deep_link_on_a_fresh_server(fresh_server, new_page):
     query = dict(d=10, n=500, gamma=1, seed=3, eps=0.05)
     th = theory(make_problem(d=10, n=500, gamma=1.0, seed=3), eps=0.05)
