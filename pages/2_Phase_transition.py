@@ -55,6 +55,7 @@ BATCH_BYTES = 16 * 2**20    # a session's GD batch: its stacked arrays at most (
 JOB_KEY = "phase_job"            # the session's SweepAdmissionJob (kept after a Stop, to resume)
 REFUSED_KEY = "phase_refused"    # (spec key, message) of a sweep the server refused
 FINISHED_KEY = "phase_finished"  # spec key of the sweep this session just finished
+RECOVERED = r"\|W_T - W^*\|_F / \|W^* + I\|_F"      # the success rule's error, for KaTeX
 PAGE = fragments.PageSync("phase")   # what the last full run drew (the live fragment reads it)
 DONE = ":material/check_circle:"
 # Bound widgets keep their option text in the URL, so options are short words
@@ -162,7 +163,7 @@ def controls() -> tuple[SweepSpec | None, str]:
                            help=f"Integers from 1 to {MAX_N:,}; a range start:stop:step includes stop.")
     d = sb.number_input("d: input dimension = hidden neurons", 2, MAX_D, 20, key="d", bind="query-params",
                         help="The paper uses d = 20, so W\\* has d² = 400 entries.")
-    gamma = sb.number_input("γ = ‖W\\*‖_F", 0.0, 10.0, 2.0, step=0.5, key="gamma", bind="query-params",
+    gamma = sb.number_input(r"γ = $\|W^*\|_F$", 0.0, 10.0, 2.0, step=0.5, key="gamma", bind="query-params",
                             help="Distance of the teacher from the identity; the paper uses 2.")
     noise = sb.number_input("Label noise σ", 0.0, 10.0, 0.0, step=0.05, key="noise", bind="query-params",
                             help="Gaussian noise on the labels y, in units of 1/√n (the scale of X). With noise "
@@ -227,7 +228,7 @@ def caption(spec: SweepSpec) -> None:
         extra.append(f"δ-ball start at δ = {spec.delta:g}")
     st.markdown(
         f"Each point is the share of {spec.trials} trials in which the algorithm recovered W\\* "
-        f"(‖W_T − W\\*‖_F / ‖W\\* + I‖_F < {spec.threshold:g}) at d = {spec.d[0]}, ‖W\\*‖_F = {spec.gamma[0]:g}, "
+        f"(${RECOVERED}$ < {spec.threshold:g}) at d = {spec.d[0]}, $\\|W^*\\|_F$ = {spec.gamma[0]:g}, "
         "with its 95% interval. Where the curves jump from 0 to 1 is the number of samples learning needs."
         + (f" This sweep adds {'; '.join(extra)}." if extra else ""))
     with st.expander("How this sweep is set up (the paper's Fig. 1(a), and this run)"):
@@ -237,10 +238,10 @@ def caption(spec: SweepSpec) -> None:
 def setup(spec: SweepSpec, extra: list[str]) -> None:
     st.markdown(
         "**The paper** (Fig. 1(a)) plots the probability of recovering W\\*, i.e. "
-        "‖W_T − W\\*‖_F / ‖W\\* + I‖_F < 0.01, against n ∈ {200, 700, 1200, 1700} at d = 20 and "
-        "‖W\\*‖_F = 2, over 10 trials each with a new X, for GD and AM from identity and random "
+        f"${RECOVERED}$ < 0.01, against n ∈ {{200, 700, 1200, 1700}} at d = 20 and "
+        "$\\|W^*\\|_F$ = 2, over 10 trials each with a new X, for GD and AM from identity and random "
         "initialization. It states no iteration budget, and a GD step 'chosen by inspection'.  \n"
-        f"**This run:** d = {spec.d[0]}, ‖W\\*‖_F = {spec.gamma[0]:g}, {spec.trials} trials per point, "
+        f"**This run:** d = {spec.d[0]}, $\\|W^*\\|_F$ = {spec.gamma[0]:g}, {spec.trials} trials per point, "
         f"success below {spec.threshold:g}" + "".join(f"; {x}" for x in extra) + ". Inputs X have N(0, 1/n) "
         "entries (the slides' scale; AM does not depend on it and GD's theory step adapts to it). W\\* has "
         "balanced columns ‖w\\*_q‖ = γ/√d (Assumption 3; the paper does not say how it drew W\\*), v\\* random "
