@@ -157,14 +157,20 @@ class SweepJob:
         before = self.done
         try:
             while not self.finished:
+                # Another thread (a page) may read ``finished`` at any moment: the runner is set before
+                # its batch leaves the queue and cleared only once its trials are recorded, so the job
+                # never looks finished with a batch in between (a page once showed "All 192 trials"
+                # of 200: it read the job between the last batch's pop and its runner).
                 if self.runner is None:
-                    self.runner_index = self.queue.pop(0)
-                    self.runner = BatchRunner(self.spec, self.batches[self.runner_index])
+                    index = self.queue[0]
+                    self.runner = BatchRunner(self.spec, self.batches[index])
+                    self.runner_index = index
+                    self.queue.pop(0)
                 if not self.runner.advance(deadline, cancel):
                     break
-                index, results = self.runner_index, self.runner.results()
+                stop = self._record(self.runner_index, self.runner.results(), progress)
                 self.runner = self.runner_index = None
-                if self._record(index, results, progress):
+                if stop:
                     break
                 if time.perf_counter() >= deadline or (cancel is not None and cancel()):
                     break

@@ -39,6 +39,27 @@ def test_tiny_slices_resume_mid_batch_and_give_the_same_table(whole):
     assert not res.cancelled and res.done == SPEC.total
 
 
+def test_a_job_never_looks_finished_with_a_batch_in_between(monkeypatch, whole):
+    """A page reads ``finished`` from its own thread while a worker advances the job. It must never
+    see it finished while a batch is being built or its trials recorded: a loaded CI machine once
+    showed "All 192 trials" of 200, the last batch of 8 missing. Here the job is read at both moments."""
+    import shallowres.sweep_job as sweep_job
+
+    job = SweepJob(SPEC)
+    seen = []
+
+    class Watched(sweep_job.BatchRunner):
+        def __init__(self, *args):
+            seen.append(("built", job.finished, job.done))
+            super().__init__(*args)
+
+    monkeypatch.setattr(sweep_job, "BatchRunner", Watched)
+    while not job.finished:
+        job.advance(seconds=10.0, progress=lambda done, total, r: seen.append(("recorded", job.finished, done)))
+    assert not [s for s in seen if s[1]], [s for s in seen if s[1]][:3]
+    assert job.done == SPEC.total and trials(job.result()) == trials(whole)
+
+
 def test_progress_estimates_and_memory_of_a_job():
     job = SweepJob(SPEC, batch_bytes=2**20)
     assert job.eta_seconds() is None and job.done == 0 and job.nbytes == 0
