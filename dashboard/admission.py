@@ -676,7 +676,6 @@ def write_malloc_info(path: str) -> bool:
     try:
         libc = _libc()
         libc.fopen.restype = ctypes.c_void_p
-        libc.fopen.argtypes = libc.malloc_info.argtypes = libc.fclose.argtypes = None
         fp = libc.fopen(f"{path}.tmp".encode(), b"w")
         if not fp:
             return False

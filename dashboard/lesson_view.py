@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 import streamlit as st
 
 from . import lesson, state
-from .theory_view import md
 
 WAIT = " (or waiting for room on the shared server)"
 SPINNERS = {
@@ -59,7 +58,3 @@ def adopt(settings: Mapping) -> None:
     st.session_state[state.WARNINGS_KEY] = ({}, [])
     st.session_state[PAGE_KEY] = "lesson"
 
-
-def text(s: str) -> str:
-    """A lesson sentence as Markdown with HTML subscripts (‖·‖_F, ρ_GD, σ²_max) and W* kept literal."""
-    return md(s)

@@ -193,7 +193,7 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
             help="Type any number. AM's least-squares step is underdetermined when n < d² "
                  "(the paper uses n = 1700 at d = 20)."))
         st.caption(f"n / d² = {new['n'] / new['d'] ** 2:.2f}")
-        new["gamma"] = st.slider(r"γ = $\|W^*\|_F$: distance of the teacher from identity", 0.0, 20.0,
+        new["gamma"] = st.slider(glossary.latex("γ = ‖W*‖_F: distance of the teacher from identity"), 0.0, 20.0,
                                  settings["gamma"], step=0.1, key=wkey("gamma"),
                                  help="How far the teacher's weights are from the plain skip "
                                       "connection. The paper uses γ = 2.")

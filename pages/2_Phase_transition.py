@@ -26,7 +26,7 @@ import time
 
 import streamlit as st
 
-from dashboard import fragments, map_view, server, sweep_view, widgets
+from dashboard import fragments, glossary, map_view, server, sweep_view, widgets
 from dashboard.admission import Refused
 from dashboard.react_chart import react_chart
 from dashboard.state import STREAMLIT_PARAMS, Field, fmt, parse_value, rebind_url, warnings_markdown
@@ -163,7 +163,7 @@ def controls() -> tuple[SweepSpec | None, str]:
                            help=f"Integers from 1 to {MAX_N:,}; a range start:stop:step includes stop.")
     d = sb.number_input("d: input dimension = hidden neurons", 2, MAX_D, 20, key="d", bind="query-params",
                         help="The paper uses d = 20, so W\\* has d² = 400 entries.")
-    gamma = sb.number_input(r"γ = $\|W^*\|_F$", 0.0, 10.0, 2.0, step=0.5, key="gamma", bind="query-params",
+    gamma = sb.number_input(glossary.latex("γ = ‖W*‖_F"), 0.0, 10.0, 2.0, step=0.5, key="gamma", bind="query-params",
                             help="Distance of the teacher from the identity; the paper uses 2.")
     noise = sb.number_input("Label noise σ", 0.0, 10.0, 0.0, step=0.05, key="noise", bind="query-params",
                             help="Gaussian noise on the labels y, in units of 1/√n (the scale of X). With noise "

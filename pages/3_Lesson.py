@@ -15,6 +15,7 @@ from dashboard import glossary, lesson, lesson_view, object_figures, state, widg
 from dashboard.landscape_figure import landscape_figure
 from dashboard.lesson import STEPS, num, sci, secs
 from dashboard.lesson_figures import ALG_NAMES, error_figure, success_figure
+from dashboard.theory_view import md
 from shallowres.threads import single_threaded_blas
 
 single_threaded_blas()   # hosted: a fraction of a core, many sessions
@@ -31,7 +32,7 @@ def chart(fig: dict, key: str) -> None:
 
 def say(lines: list[str]) -> None:
     for line in lines:
-        st.markdown(lesson_view.text(line), unsafe_allow_html=True)
+        st.markdown(md(line), unsafe_allow_html=True)
 
 
 def go_to(k: int) -> None:
