@@ -14,7 +14,9 @@ agree with np.linalg.pinv(B, rcond=1e-6) b (tests/test_rank.py). Paths, all exac
 
 - ``dense``:    np.linalg.lstsq on B formed explicitly (the reference);
 - ``cholesky``: normal equations B^T B w = B^T b, B^T B assembled in row chunks in
-                float32 (kept and updated across a run's steps), refined to float64;
+                float32 (kept and updated across a run's steps), refined to float64; at the
+                exact rank test's sizes, the test's own float64 B^T B, whose Cholesky factor
+                certifies full rank and is the solve;
 - ``gram``:     B B^T z = b, w = B^T z, the n x n system when n < d^2;
 - ``cg``:       flexible preconditioned CG on the normal equations, matrix-free,
                 warm-started, preconditioned by the Gaussian population model of B^T B;
@@ -44,6 +46,8 @@ from .linear import (
     gram_apply,
     gram_matrix,
     normal_matrix,
+    numerically_singular,
+    rank_loss,
     unvec,
     vec,
 )
@@ -122,19 +126,61 @@ def solve_cholesky(X, S, y, cache: dict | None = None):
     B^T B += B_new^T B_new - B_old^T B_old over those rows (late AM steps change
     few), instead of being assembled again; it only has to precondition the
     refinement, so the float32 drift of the updates does not reach the answer.
+
+    Small problems (``linear.EXACT_RANK_MACS``, where the exact rank test runs): the float64
+    B^T B is assembled once, and its Cholesky factor, when it certifies full rank
+    (:func:`_certified_cholesky`), gives the solution directly; eigvalsh decides otherwise.
     """
     n, d = X.shape
     rhs = vec(B_rmatvec(X, S, residual_target(X, S, y)))
-    deficient = B_rank_deficient(S, X)
-    if deficient and _small(n, d):     # lstsq: the minimum norm without the normal equations' kappa^2
-        return _min_norm_small(X, S, y), SolveInfo("cholesky", 0, n < d * d, True)
+    G64 = None
+    if _small(n, d):
+        # The exact rank test's float64 B^T B, factored: when the factor certifies full rank,
+        # it is the solve (no eigvalsh, no float32 assembly); else the exact test decides.
+        deficient = rank_loss(S, X, exact=False).deficient
+        if not deficient:
+            G64 = normal_matrix(X, S, lower_only=True)
+            checkpoint()
+            G64, c = _certified_cholesky(G64)
+            checkpoint()
+            if c is not None:
+                return unvec(sla.cho_solve(c, rhs, check_finite=False), d), SolveInfo("cholesky", 0, False, False)
+            deficient = numerically_singular(np.linalg.eigvalsh(G64, UPLO="L"))
+        if deficient:     # lstsq: the minimum norm without the normal equations' kappa^2
+            return _min_norm_small(X, S, y), SolveInfo("cholesky", 0, n < d * d, True)
+    else:
+        deficient = B_rank_deficient(S, X)
     if not deficient:
         w, steps = _refined_cholesky32(X, S, rhs, cache)
         if w is not None:
             return unvec(w, d), SolveInfo("cholesky", steps, False, False)
-    G = normal_matrix(X, S, lower_only=True)
+    G = normal_matrix(X, S, lower_only=True) if G64 is None else G64
     w, singular = _psd_solve(G, rhs, pinv=deficient)
     return unvec(w, d), SolveInfo("cholesky", 0, n < d * d, singular)
+
+
+CERTIFY_MARGIN = 10.0     # headroom for rounding in the bounds of _certified_cholesky
+
+
+def _certified_cholesky(G: np.ndarray):
+    """(G, cho_factor of G) when the factor proves that G = B^T B (lower triangle read) is
+    not numerically singular (``linear.numerically_singular``), else (G, None).
+
+    With G = L L^T: lambda_min(G) = 1 / ||L^{-1}||_2^2 >= 1 / ||L^{-1}||_F^2, and
+    lambda_max(G) <= trace(G). So lambda_min > RANK_RTOL lambda_max whenever
+    CERTIFY_MARGIN RANK_RTOL ||L^{-1}||_F^2 trace(G) < 1. The bound is loose by at most
+    d^4 (1.6e5 at d = 20), far inside the gap of a well-posed AM step (kappa(B^T B) ~
+    1e2-1e4 against 1 / RANK_RTOL = 1e12); a matrix it cannot certify goes to eigvalsh.
+    Costs two d^6 / 3 triangular passes, a quarter of eigvalsh.
+    """
+    try:
+        L = sla.cholesky(G, lower=True, check_finite=False)       # zeros above the diagonal
+    except np.linalg.LinAlgError:
+        return G, None
+    inv, info = sla.lapack.dtrtri(L, lower=1)
+    bound = CERTIFY_MARGIN * RANK_RTOL * np.linalg.norm(inv) ** 2 * np.trace(G)
+    certified = info == 0 and np.isfinite(bound) and bound < 1.0
+    return G, ((L, True) if certified else None)
 
 
 REFINE_STEPS = 10

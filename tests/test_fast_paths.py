@@ -27,7 +27,7 @@ from shallowres.budget import (
     run_bytes,
     spectrum_bytes,
 )
-from shallowres.linear import B_rank_deficient, gram_apply, masks, normal_matrix, signed_masks, vec
+from shallowres.linear import EXACT_RANK_MACS, B_rank_deficient, gram_apply, masks, normal_matrix, signed_masks, vec
 from shallowres.lsq import PopulationPreconditioner, solve_am_step
 from shallowres.problem import problem_bytes, relu_output
 from shallowres.spectrum import extreme_singular_values
@@ -155,8 +155,10 @@ def test_cg_at_larger_d_equals_cholesky():
 
 def test_cholesky_cache_updates_equal_fresh_assembly():
     """The cached float32 B^T B, updated by the rows whose masks changed, tracks a
-    fresh assembly, and the solves equal the uncached ones, over a run of mask changes."""
-    d, n = 8, 300
+    fresh assembly, and the solves equal the uncached ones, over a run of mask changes. (Above the
+    exact rank test's size: below it the certified float64 factor is the solve, and nothing is cached.)"""
+    d, n = 20, 800
+    assert n * d**4 / 2 > EXACT_RANK_MACS
     p = make_problem(d=d, n=n, seed=6)
     rng = np.random.default_rng(0)
     cache: dict = {}

@@ -111,8 +111,11 @@ def test_stalled_never_cuts_a_converging_run_on_the_paper_grid(paper):
 
 def test_the_shipped_paper_table_is_this_code_s_result(paper):
     """docs/phase_transition.csv (shown by the Phase page on a cold server) is what the code
-    computes now for the paper's grid and seeds."""
+    computes now for the paper's grid and seeds: counts exact, errors to 1e-10 (relative; the
+    last bits follow the machine's BLAS kernels: this CPU's GD median at n = 200 differs in the 17th digit)."""
     shipped = rows_from_csv((ROOT / "docs" / "phase_transition.csv").read_text())
     key = lambda rows: [tuple(getattr(r, c) for c in DETERMINISTIC_COLUMNS) for r in rows]
-    assert key(shipped) == key(paper.rows)
+    for want, got in zip(key(shipped), key(paper.rows), strict=True):
+        for a, b in zip(want, got, strict=True):
+            assert b == (pytest.approx(a, rel=1e-10) if isinstance(a, float) else a), (want, got)
     assert [r.successes for r in paper.rows if r.n >= 700] == [10] * 12
