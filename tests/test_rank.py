@@ -139,3 +139,22 @@ def test_theory_cli_never_calls_kappa_vacuous(capsys):
     assert kappa_lines and not [line for line in kappa_lines if "vacuous" in line]
     assert "kappa: sigma_min = 0 because B has a null space: n = 80 < d^2 = 100" in out
     assert "kappa is a condition number, not a bound" in out
+
+
+@settings(max_examples=60, deadline=None)
+@given(log_kappa=st.floats(0.0, 16.0), m=st.integers(2, 60), seed=st.integers(0, 2**32 - 1))
+def test_the_cholesky_certificate_never_passes_a_numerically_singular_matrix(log_kappa, m, seed):
+    """lsq._certified_cholesky: a certified G is never singular to RANK_RTOL (eigvalsh's verdict), and
+    a well-conditioned one (kappa <= 1e5) is always certified."""
+    from shallowres.linear import numerically_singular
+    from shallowres.lsq import _certified_cholesky
+
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    lam = np.logspace(0.0, -log_kappa, m) * rng.uniform(0.5, 2.0)
+    G = (Q * lam) @ Q.T
+    _, c = _certified_cholesky(np.tril(G))
+    if c is not None:
+        assert not numerically_singular(np.linalg.eigvalsh(G))
+    if log_kappa <= 5:
+        assert c is not None
