@@ -125,12 +125,14 @@ def live_view(settings: dict) -> None:
             waiting = waiting_words(job) if computing else None
             if waiting:
                 st.markdown(waiting)
+    stale = PAGE.stale(moving)
     live_charts(payload, key="live_charts", on_resync=st.session_state[FEED].reset,
-                tick=tick_seconds() if moving else None, settle=PAGE.unsettled())
+                tick=tick_seconds() if moving else None, settle=stale or PAGE.unsettled(),
+                page=PAGE.check(), on_repage=PAGE.redraw)
     if settings["logx"]:
         st.caption("On a log iteration axis t = 0 is not drawn (untick *Log-scale iteration axis* to see it). "
                    "Drag to zoom, double-click to reset; a flip count of 0 sits on the bottom tick.")
-    if PAGE.stale(moving):
+    if stale:
         # The page around this fragment shows a run that has stopped moving, or its full run was cut
         # short: redraw it (final boxes, downloads, replay). Asked at every tick or settle check until
         # a full run draws to its end (dashboard.fragments).

@@ -16,6 +16,11 @@ reruns on a timer while something moves. Two faults of Streamlit under load (see
   does, and the live components' payloads carry a watchdog that
   reruns the fragment a moment after a full run, to check that it ended
   (:meth:`PageSync.unsettled`).
+- The browser can lose a full run whole (seen with 30 sessions on 2 cores: 2 pages of 20 kept the
+  buttons of a running run and no result boxes for minutes, while the server had drawn their end).
+  Every full run therefore ends with a hidden marker naming it (:meth:`PageSync.end`), and the
+  fragment's payloads say which full run the page should show (:meth:`PageSync.check`): a live
+  component that finds another marker asks for a new full run (:meth:`PageSync.redraw`).
 """
 from __future__ import annotations
 
@@ -43,16 +48,32 @@ class PageSync:
     a moving run (session state, per page ``name``)."""
 
     def __init__(self, name: str):
-        self._drawn, self._moving = f"{name}_drawn", f"{name}_drawn_moving"
+        self.name = name
+        self._drawn, self._moving, self._count = f"{name}_drawn", f"{name}_drawn_moving", f"{name}_full_runs"
 
     def begin(self, moving: bool) -> None:
         """At the top of a full run: the page is being drawn, for a run that moves or not."""
+        st.session_state[self._count] = st.session_state.get(self._count, 0) + 1
         st.session_state[self._drawn] = False
         st.session_state[self._moving] = moving
 
+    def mark(self) -> str:
+        """The name of the page's latest full run, as its marker reads it: '<page>:<count>'."""
+        return f"{self.name}:{st.session_state.get(self._count, 0)}"
+
     def end(self) -> None:
-        """At the very end of a full run: every element is drawn."""
+        """At the very end of a full run: its hidden marker, then every element is drawn."""
+        st.html(f'<span data-sr-page="{self.mark()}" hidden></span>')
         st.session_state[self._drawn] = True
+
+    def check(self) -> dict:
+        """For a live component's payload: the marker the page should show, and whether to look
+        (only in a fragment's own run after the full run drew to its end)."""
+        return {"mark": self.mark(), "drawn": bool(st.session_state.get(self._drawn, True)) and in_fragment_run()}
+
+    def redraw(self) -> None:
+        """The browser does not show the last full run: the fragment's next run asks for a new one."""
+        st.session_state[self._drawn] = False
 
     def run(self, main: Callable[[], None]) -> None:
         """Run the page's ``main`` (which calls :meth:`begin` and :meth:`end`). An error shown on the

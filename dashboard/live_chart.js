@@ -143,6 +143,7 @@ export default function (component) {
     STATES.set(key, S);
   }
   S.grid.style.setProperty("--sr-columns", String(data.columns || 2));
+  checkPage(S, data.page, (v) => setTriggerValue("repage", v));
   if (!merge(S, data)) {
     // A payload that starts past what the browser holds: ask for everything, and ask again every
     // RETRY ms until a payload merges (a single request can be lost, and a final payload is the last).

@@ -142,14 +142,18 @@ def watchdog_ms(tick: float | None, settle: bool = False) -> int | None:
 
 
 def live_charts(payload: dict, key: str, on_resync: Callable[[], None], columns: int = 2,
-                tick: float | None = None, settle: bool = False):
+                tick: float | None = None, settle: bool = False, page: dict | None = None,
+                on_repage: Callable[[], None] = lambda: None):
     """Mount (or update) the charts; ``on_resync`` runs when the browser asks for everything again:
     a payload it cannot merge, or none for ``WATCHDOG_TICKS`` ticks of the live fragment
     (``tick`` s; None when nothing moves) while the page still moves. A still payload with
-    ``settle`` reruns the fragment ``SETTLE`` s later (:func:`watchdog_ms`)."""
+    ``settle`` reruns the fragment ``SETTLE`` s later (:func:`watchdog_ms`). ``page``
+    (``PageSync.check``): the full run the page should show; ``on_repage`` runs when the
+    browser finds another (``dashboard.fragments``)."""
     return _COMPONENT(data={**payload, "plotly": plotly_urls(), "columns": columns,
-                            "watchdog": watchdog_ms(tick, settle)},
-                      key=key, on_resync_change=on_resync, on_settle_change=_checked)
+                            "watchdog": watchdog_ms(tick, settle), "page": page},
+                      key=key, on_resync_change=on_resync, on_settle_change=_checked,
+                      on_repage_change=on_repage)
 
 
 def _checked() -> None:

@@ -22,3 +22,32 @@ function armWatchdog(holder, ms, fire) {
   clearTimeout(holder.watchdog);
   holder.watchdog = ms ? setTimeout(() => { holder.watchdog = null; fire(); }, ms) : null;
 }
+
+// The page must show the server's last full run. A payload from the page's fragment after that run
+// ended carries page = {mark, drawn: true}: if the page's marker ([data-sr-page], drawn last by every
+// full run) does not read `mark` PAGE_GRACE ms later, the browser lost that full run (seen under
+// heavy load: the status at the run's end, but the buttons and no result boxes of a running page).
+// Then fire() asks for a new full run, and again every PAGE_RETRY ms until a payload comes or the
+// marker agrees (the server's reply is a full run, then a payload with the next mark).
+const PAGE_GRACE = 1500;
+const PAGE_RETRY = 5000;
+function checkPage(holder, page, fire) {
+  if (!page || !page.drawn || holder.pageOk === page.mark) return;
+  if (holder.pageCheck && holder.pageMark === page.mark) return;       // this mark is being checked
+  clearTimeout(holder.pageCheck);
+  holder.pageMark = page.mark;
+  const look = (wait) => {
+    holder.pageCheck = setTimeout(() => {
+      const shown = document.querySelector("[data-sr-page]");
+      if (shown && shown.getAttribute("data-sr-page") === page.mark) {
+        holder.pageCheck = null;
+        holder.pageOk = page.mark;
+        return;
+      }
+      document.body.dataset.srRepages = String(Number(document.body.dataset.srRepages || 0) + 1);  // tests
+      fire(`${page.mark}:${Date.now()}`);
+      look(PAGE_RETRY);
+    }, wait);
+  };
+  look(PAGE_GRACE);
+}

@@ -8,6 +8,8 @@ and hands it each new figure. Figures are Plotly dicts (``dashboard.object_figur
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import plotly.io
 import streamlit as st
 
@@ -28,6 +30,7 @@ export default function (component) {
   // No payload for data.watchdog ms while the chart moves: the fragment's timed rerun was lost, so
   // ask for one (the trigger reruns the fragment).
   armWatchdog(S, data.watchdog, () => setTriggerValue("poke", String(Date.now())));
+  checkPage(S, data.page, (v) => setTriggerValue("repage", v));
   if (S.parent !== parentElement) { parentElement.append(S.div); S.parent = parentElement; }
   if (S.drawn === data.fig) return;
   const fig = JSON.parse(data.fig);
@@ -41,13 +44,16 @@ export default function (component) {
 CSS = ".sr-react-chart {width: 100%;}"
 
 
-def react_chart(fig: dict, key: str, tick: float | None = None, settle: bool = False) -> None:
+def react_chart(fig: dict, key: str, tick: float | None = None, settle: bool = False,
+                page: dict | None = None, on_repage: Callable[[], None] = lambda: None) -> None:
     """Draw ``fig`` (a Plotly dict) under ``key``, updating the chart already there in place. ``tick``:
     the seconds between the enclosing fragment's timed reruns while it moves (None when still); a
     page that hears nothing for ``WATCHDOG_TICKS`` of them asks for a rerun, and a still one with
-    ``settle`` asks once, a moment later (``dashboard.live_chart.watchdog_ms``)."""
+    ``settle`` asks once, a moment later (``dashboard.live_chart.watchdog_ms``). ``page`` and
+    ``on_repage``: as for ``dashboard.live_chart.live_charts``."""
     _COMPONENT(data={"fig": plotly.io.to_json(fig, validate=False), "plotly": plotly_urls(),
-                     "watchdog": watchdog_ms(tick, settle)}, key=key, on_poke_change=_heard)
+                     "watchdog": watchdog_ms(tick, settle), "page": page},
+               key=key, on_poke_change=_heard, on_repage_change=on_repage)
 
 
 def _heard() -> None:

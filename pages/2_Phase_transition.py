@@ -257,7 +257,7 @@ def draw(rows, spec: SweepSpec, tick: float | None = None) -> None:
     the live fragment remounts on every new point, and Chromium showed it blank in some samples.
     ``tick``: the fragment's rerun period while the sweep moves (the chart's watchdog)."""
     react_chart(sweep_view.phase_figure(rows, spec.n, spec.d[0], spec.threshold), "phase-chart", tick,
-                settle=PAGE.unsettled())
+                settle=PAGE.unsettled() or PAGE.stale(tick is not None), page=PAGE.check(), on_repage=PAGE.redraw)
 
 
 def draw_into(slot, rows, spec: SweepSpec, key: str) -> None:

@@ -296,3 +296,32 @@ def test_page_sync_marks_an_erroring_page_drawn_but_not_a_cut_one():
     assert error.exception and error.session_state["demo_drawn"] is True
     stopped = AppTest.from_function(page, args=("stop",)).run()
     assert not stopped.exception and stopped.session_state["demo_drawn"] is False
+
+
+def test_page_sync_names_each_full_run_and_ends_it_with_its_marker():
+    """Every full run draws a hidden marker naming it, last; a payload checks against the latest name
+    only from a fragment's own run after the full run ended (tests/browser: the check and redraw)."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import streamlit as st
+
+        from dashboard.fragments import PageSync
+
+        sync = PageSync("demo")
+
+        def main():
+            sync.begin(moving=False)
+            st.session_state["seen"] = sync.check()
+            st.markdown("body")
+            sync.end()
+
+        sync.run(main)
+
+    at = AppTest.from_function(page).run()
+    assert at.session_state["demo_drawn"] is True
+    assert at.session_state["seen"] == {"mark": "demo:1", "drawn": False}    # a full run: nothing to check
+    last = lambda: list(at.main.children.values())[-1].proto.body       # noqa: E731
+    assert last() == '<span data-sr-page="demo:1" hidden></span>'
+    at.run()
+    assert last() == '<span data-sr-page="demo:2" hidden></span>'

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from browser_helpers import TIMEOUT_MS, assert_no_errors, press, url_for
+from browser_helpers import TIMEOUT_MS, assert_no_errors, drop_the_full_run_showing, press, url_for
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from dashboard.devserver import charts, status_iterations, wait_idle
@@ -286,3 +286,25 @@ def test_pictures_follow_a_running_run_in_place(open_app):
     assert len({p[0]["title"] for p in samples}) >= 3     # ... and it moved with the run (about once a second)
     assert len(live) == 4 and all(sum(c["points"]) for c in live[:3])
     assert_no_errors(page)
+
+
+def test_a_page_that_lost_the_full_run_after_its_run_ended_draws_it_again(app_url, new_page):
+    """Under load (30 sessions on 2 cores) 2 pages of 20 kept their status line at the run's end, but
+    the buttons of a running run and no result boxes, for minutes: the full run that redraws the page
+    once the run ends never showed. Here the browser loses that full run whole (every message of it
+    is dropped); the page must notice that it does not show the server's last full run, and ask again."""
+    page = new_page()
+    lost = drop_the_full_run_showing(page, b"Alternating minimization converged")
+    page.goto(app_url)
+    wait_idle(page, TIMEOUT_MS)
+    press(page, "Run")
+    page.wait_for_selector(DONE, timeout=TIMEOUT_MS)
+    page.get_by_text("Alternating minimization converged").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function("() => Number(document.body.dataset.srRepages || 0) >= 1", timeout=30_000)
+    wait_idle(page, TIMEOUT_MS)
+    asked = page.evaluate("() => Number(document.body.dataset.srRepages || 0)")
+    print(f"\nmessages of the lost full run: {lost['dropped']}; the page asked for a full run {asked} time(s)")
+    assert lost["done"] and lost["dropped"] > 5, "no full run was lost: the test did not interfere"
+    assert asked >= 1
+    assert page.locator("button", has_text="Run").count() and not page.locator("button", has_text="Pause").count()
+    consistent(page)
