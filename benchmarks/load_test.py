@@ -43,6 +43,7 @@ from dashboard.devserver import chromium, memory_anatomy, memory_mb, serve, serv
 BUTTON = "button[data-testid^='stBaseButton']:not([data-testid='stBaseButton-header'])"
 DONE = "[data-testid='stDownloadButton']"
 BODY_TEXT = "() => document.body.innerText"
+REPAGES = "() => Number(document.body.dataset.srRepages || 0)"
 DEFAULT = dict(d=20, n=1700, alg="both")
 HEAVY = dict(d=100, n=20000, alg="am")
 SCENARIOS = {          # name -> [(kind, count, delay before clicking, s)]
@@ -283,8 +284,16 @@ def main() -> None:
                         shot = ROOT / "artifacts" / "load_test" / f"{name}-{i + 1}.png"
                         shot.parent.mkdir(parents=True, exist_ok=True)
                         s.page.screenshot(path=str(shot), full_page=True)
+                elif s.outcome == "stopped":                   # by whom: the status line says
+                    s.checked = " | ".join(s.page.locator(".sr-status").all_inner_texts()).replace("\n", " | ")[:240]
+                    shot = ROOT / "artifacts" / "load_test" / f"{name}-{i + 1}-stopped.png"
+                    shot.parent.mkdir(parents=True, exist_ok=True)
+                    s.page.screenshot(path=str(shot), full_page=True)
+            repages = [int(s.page.evaluate(REPAGES)) for s in sessions]
             stop.set()
             th.join()
+            print(f"\npages that asked for a full run again (the page marker, dashboard/fragments.py): "
+                  f"{sum(r > 0 for r in repages)} of {len(sessions)} ({sum(repages)} requests)")
             print(f"\n## {name}: {len(sessions)} sessions, {wall:.0f} s; server peak resident "
                   f"{peak[0]:.0f} MB (high-water mark so far {peak[1]:.0f} MB); server CPU {cpu:.0f} s "
                   f"({cpu / wall:.2f} cores)")
