@@ -120,7 +120,8 @@ class Limits:
     quantum: float = 0.1            # seconds per time slice
     cpu_per_minute: float = 30.0    # a session's compute seconds per minute while others wait
     idle_ttl: float = 60.0          # a paused job keeps its memory this long
-    grace: float = 10.0             # a job of a disconnected session is cut after this long
+    grace: float = 10.0             # a job of a disconnected session is cut after this long (the server:
+                                    # at least Streamlit's server.disconnectedSessionTTL)
     light: float = 0.1              # jobs up to this fraction of ``memory`` may pass a waiting heavy one
     reserve: float = 0.1            # heavy jobs together leave this fraction of ``memory`` to light ones
 

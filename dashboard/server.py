@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from dataclasses import replace
 
 import streamlit as st
 from streamlit.runtime import exists, get_instance
@@ -44,6 +45,10 @@ def controller() -> Controller:
     tune_malloc()
     gc.freeze()     # the imported modules' objects: automatic full collections skip them
     limits = Limits.from_env(secrets=_secrets())
+    # A job of a disconnected page is held, not cut, for as long as Streamlit keeps the session for
+    # a reconnect: a browser starved under load (mixed30) lost its websocket for over 10 s, came back
+    # to its session, and found its run cut ("the page was closed or lost its connection").
+    limits = replace(limits, grace=max(limits.grace, float(st.get_option("server.disconnectedSessionTTL"))))
     log.info("admission limits: %s", limits)
     return Controller(limits, is_alive=is_alive)
 

@@ -564,3 +564,15 @@ def test_the_sample_badge_warns_near_n_equals_d2():
     far = " ".join(m.value for m in app(d="20", n="1700").run().markdown)
     assert "n ≈ d²: AM ill-conditioned" in near and "AM well-posed" not in near
     assert "n ≥ d²: AM well-posed" in far and "ill-conditioned" not in far
+
+
+def test_the_servers_controller_holds_a_disconnected_pages_run_while_streamlit_keeps_its_session():
+    """A reconnect within server.disconnectedSessionTTL resumes the session, so its run must not
+    have been cut meanwhile (mixed30: a starved browser away for over 10 s found its run cut)."""
+    import streamlit as st
+
+    from dashboard import server
+
+    ttl = float(st.get_option("server.disconnectedSessionTTL"))
+    assert ttl == 30                                     # .streamlit/config.toml
+    assert server.controller().limits.grace >= ttl
