@@ -32,6 +32,7 @@ from dashboard import (
 from dashboard.admission import Refused
 from dashboard.history import snapshot
 from dashboard.live_chart import Feed, live_charts
+from dashboard.replay import JOB, VIEW, cursor, scrub, start_replay
 from dashboard.runs import NAMES, RunJob, largest_n
 
 PRESENTING = st.query_params.get("present", "").lower() in ("1", "true", "yes", "on")
@@ -44,7 +45,7 @@ PRESENT_CSS = """<style>
 [data-testid="stMainBlockContainer"] button p {font-size: 1.2rem !important;}
 </style>"""
 
-JOB, FEED, PINS, VIEW = "job", "live_feed", "pins", "view"
+FEED, PINS = "live_feed", "pins"
 PAGE = fragments.PageSync("train")      # what the last full run drew (the live fragment reads it)
 TICK = 0.25             # seconds between live updates while a run computes or replays ...
 MAX_TICK = 2.0          # ... slower when many sessions compute at once (each update costs the server ~5 ms)
@@ -59,26 +60,6 @@ BOXES = {"converged": (st.success, ":material/check_circle:"), "fixed_point": (s
 
 
 # ----- what the page shows: the live run, or a paced replay of it -----------------------
-
-def pace(elapsed: float, duration: float, T: int, log_x: bool) -> int:
-    """Iteration shown ``elapsed`` s into a replay of ``duration`` s over 0..T (log-paced on a log axis)."""
-    f = min(max(elapsed / duration, 0.0), 1.0)
-    return int(math.floor((T + 1) ** f - 1)) if log_x else int(math.floor(f * T))
-
-
-def cursor(view: dict, now: float) -> int | None:
-    """The last iteration shown: None in the live view (everything computed so far)."""
-    if view["mode"] == "live":
-        return None
-    if not view["playing"]:
-        return view["t"]
-    return pace(now - view["start"], view["duration"], view["T"], view["logx"])
-
-
-def start_replay(duration: float, T: int, log_x: bool, kind: str = "replay") -> dict:
-    return {"mode": "timed", "kind": kind, "playing": True, "start": time.monotonic(), "duration": duration,
-            "T": T, "logx": log_x, "t": 0, "epoch": time.monotonic_ns()}
-
 
 # ----- status line --------------------------------------------------------------------
 
@@ -158,14 +139,10 @@ def replay_controls(job: RunJob, settings: dict) -> None:
     c2.selectbox("Replay length", list(REPLAY_SPEEDS), index=1, key="replay_speed",
                  help="How long the replay takes from t = 0 to the end (log-paced on a log axis).")
 
-    def scrub() -> None:
-        t = int(st.session_state["replay_t"])
-        st.session_state[VIEW] = {**start_replay(1.0, T, settings["logx"]), "playing": False, "t": t}
-
     shown = cursor(view, time.monotonic())
     st.session_state["replay_t"] = T if shown is None else min(shown, T)
-    c3.slider("Show iterations up to t", 0, T, key="replay_t", on_change=scrub,
-              help="Scrub through the run: both algorithms are drawn up to this iteration.")
+    c3.slider("Show iterations up to t", 0, T, key="replay_t", on_change=scrub, args=(st.session_state, T,
+              settings["logx"]), help="Scrub through the run: both algorithms are drawn up to this iteration.")
 
 
 def objects_view() -> None:

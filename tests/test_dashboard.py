@@ -325,3 +325,20 @@ def test_page_sync_names_each_full_run_and_ends_it_with_its_marker():
     assert last() == '<span data-sr-page="demo:1" hidden></span>'
     at.run()
     assert last() == '<span data-sr-page="demo:2" hidden></span>'
+
+
+def test_a_scrub_applies_to_a_stopped_run_and_is_ignored_while_the_run_computes():
+    """The replay slider is drawn only for a stopped run; a change from its last drawing that arrives
+    after Run must not freeze the live view at the stop point (seen in Chromium, 3 of 26 tries)."""
+    from types import SimpleNamespace
+
+    from dashboard.replay import JOB, VIEW, cursor, scrub
+
+    live = {"mode": "live"}
+    state = {JOB: SimpleNamespace(active=True), VIEW: dict(live), "replay_t": 5680}
+    scrub(state, 5680, True)
+    assert state[VIEW] == live and cursor(state[VIEW], 0.0) is None
+    state[JOB] = SimpleNamespace(active=False)
+    scrub(state, 20000, True)
+    assert state[VIEW]["mode"] == "timed" and not state[VIEW]["playing"]
+    assert cursor(state[VIEW], 0.0) == 5680
