@@ -31,11 +31,11 @@ def start_replay(duration: float, T: int, log_x: bool, kind: str = "replay") -> 
 
 
 def scrub(state: MutableMapping, T: int, log_x: bool) -> None:
-    """The slider's change: show the run paused at t = ``state["replay_t"]``. Ignored while the run
-    computes: the slider is drawn only for a stopped run, yet a change from its last drawing can arrive
-    after Run (3 of 26 Stop-then-Run tries in Chromium froze the view at the stop point, the status
-    reading "replay" while the run went on to its end)."""
+    """The slider's change: show the run paused at t = ``state["replay_t"]``. ``T``: the run's last
+    iteration when the slider was drawn. Ignored unless the run is still stopped there: a change from
+    a slider drawn for an earlier stop can arrive after Run (3 of 26 Stop-then-Run tries in Chromium
+    froze the view at the stop point, the status reading "replay" while the run went on to its end)."""
     job = state.get(JOB)
-    if job is not None and job.active:
+    if job is None or job.active or max(r.t for r in job.runs.values()) != T:
         return
     state[VIEW] = {**start_replay(1.0, T, log_x), "playing": False, "t": int(state["replay_t"])}

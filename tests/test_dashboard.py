@@ -327,18 +327,23 @@ def test_page_sync_names_each_full_run_and_ends_it_with_its_marker():
     assert last() == '<span data-sr-page="demo:2" hidden></span>'
 
 
-def test_a_scrub_applies_to_a_stopped_run_and_is_ignored_while_the_run_computes():
-    """The replay slider is drawn only for a stopped run; a change from its last drawing that arrives
-    after Run must not freeze the live view at the stop point (seen in Chromium, 3 of 26 tries)."""
+def test_a_scrub_applies_to_a_stopped_run_and_is_ignored_once_the_run_moved_on():
+    """The replay slider is drawn only for a stopped run; a change from a slider drawn at an earlier
+    stop that arrives after Run must not freeze the view at that stop (seen in Chromium, 3 of 26)."""
     from types import SimpleNamespace
 
     from dashboard.replay import JOB, VIEW, cursor, scrub
 
+    def job(active: bool, t: int):
+        return SimpleNamespace(active=active, runs={"gd": SimpleNamespace(t=t), "am": SimpleNamespace(t=7)})
+
     live = {"mode": "live"}
-    state = {JOB: SimpleNamespace(active=True), VIEW: dict(live), "replay_t": 5680}
-    scrub(state, 5680, True)
+    state = {JOB: job(True, 6000), VIEW: dict(live), "replay_t": 4777}
+    scrub(state, 4777, True)                               # during the run that went on from t = 4,777
     assert state[VIEW] == live and cursor(state[VIEW], 0.0) is None
-    state[JOB] = SimpleNamespace(active=False)
-    scrub(state, 20000, True)
+    state[JOB] = job(False, 20000)
+    scrub(state, 4777, True)                               # after it ended, from the old slider
+    assert state[VIEW] == live
+    scrub(state, 20000, True)                              # the slider of the ended run
     assert state[VIEW]["mode"] == "timed" and not state[VIEW]["playing"]
-    assert cursor(state[VIEW], 0.0) == 5680
+    assert cursor(state[VIEW], 0.0) == 4777
