@@ -333,3 +333,40 @@ def test_a_healthy_page_never_asks_for_its_full_run_again(app_url, new_page):
         page.close()
     print(f"\nrequests for a full run, Run pressed 1-4 s after the page appeared: {asked}")
     assert asked == [0, 0, 0, 0]
+
+
+def test_stop_then_run_goes_on_live_to_the_end(open_app):
+    """Run, Stop, Run, the page read every 150 ms as a watching user would: the second Run must show
+    the run live to its end. Before, 6 of 15 such tries froze the view at the stop point, the status
+    reading "replay (computed up to iteration 20,000)": a change of the replay slider drawn for the
+    stopped run arrived after Run and paused the view there. (That was with two such browsers at once
+    against one server; alone, as here, the old code passed 3 of 3 tries: this test guards the behaviour,
+    tests/test_dashboard.py the rule that fixed it.)"""
+    for attempt in range(2):
+        page = open_app(**LONG)
+        seen: list[str] = []
+        press(page, "Run")
+        watch_status(page, seen, 3)
+        press(page, "Stop")
+        watch_status(page, seen, 3)
+        assert "stopped at iteration" in seen[-1], seen[-1]
+        press(page, "Run")
+        after = len(seen)
+        deadline = time.monotonic() + 120
+        while "used every iteration" not in (seen[-1] if len(seen) > after else "") and time.monotonic() < deadline:
+            watch_status(page, seen, 0.5)
+        replays = [s for s in seen[after:] if "replay" in s]
+        print(f"\ntry {attempt + 1}: {len(seen) - after} samples after the second Run, {len(replays)} read "
+              f"'replay'; last: {seen[-1]}")
+        assert not replays, replays[-1]
+        assert "GD · iteration 20,000 ·" in seen[-1] and "used every iteration" in seen[-1]
+        page.close()
+
+
+def watch_status(page, seen: list[str], seconds: float) -> None:
+    """Append the page's status lines to ``seen`` every 150 ms for ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        seen.append(page.evaluate("() => [...document.querySelectorAll('.sr-status')].map(e => e.innerText)"
+                                  ".join(' | ')"))
+        page.wait_for_timeout(150)
