@@ -90,7 +90,7 @@ def live_view(settings: dict) -> None:
     computing = job is not None and job.active      # read once: a run ending meanwhile shows next tick
     upto = cursor(view, time.monotonic())
     if view["mode"] == "timed" and view["playing"] and job is not None and not computing \
-            and upto is not None and upto >= max(r.t for r in job.runs.values()):
+            and upto is not None and upto >= job.T:
         view.update(mode="live", playing=False)           # the paced display has caught up
         upto = None
     status = st.container()
@@ -122,7 +122,7 @@ def live_view(settings: dict) -> None:
 
 def replay_controls(job: RunJob, settings: dict) -> None:
     """Replay a finished (or stopped) run without recomputing, at a chosen speed, or scrub to any t."""
-    T = max(r.t for r in job.runs.values())
+    T = job.T
     if T < 1:
         return
     view = st.session_state[VIEW]

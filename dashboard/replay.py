@@ -36,6 +36,6 @@ def scrub(state: MutableMapping, T: int, log_x: bool) -> None:
     a slider drawn for an earlier stop can arrive after Run (3 of 26 Stop-then-Run tries in Chromium
     froze the view at the stop point, the status reading "replay" while the run went on to its end)."""
     job = state.get(JOB)
-    if job is None or job.active or max(r.t for r in job.runs.values()) != T:
+    if job is None or job.active or job.T != T:
         return
     state[VIEW] = {**start_replay(1.0, T, log_x), "playing": False, "t": int(state["replay_t"])}

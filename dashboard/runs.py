@@ -162,6 +162,11 @@ class RunJob:
     def done(self) -> bool:
         return all(r.done for r in self.runs.values())
 
+    @property
+    def T(self) -> int:
+        """The last iteration any of its algorithms has reached (the charts' right end)."""
+        return max(r.t for r in self.runs.values())
+
     # ----- what the page calls ---------------------------------------------------------
 
     def request(self, mode: str = "run") -> bool:

@@ -127,7 +127,7 @@ def _landscape(job: RunJob, its: Mapping[str, tuple[int, np.ndarray]]) -> None:
     have = st.session_state.get(LANDSCAPE_KEY)
     if have is not None and have["token"] != job.token:
         have = None
-    T = max(r.t for r in job.runs.values())
+    T = job.T
     label = "Draw the loss landscape" if have is None else "Redraw the loss landscape"
     stale = have is not None and have["T"] != T
     c1, c2 = st.columns([1.3, 4], vertical_alignment="center")

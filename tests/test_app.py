@@ -239,7 +239,7 @@ def test_pin_overlays_the_pinned_run_and_names_the_difference():
 
 def test_replay_and_scrubber_show_the_run_up_to_t():
     at = settle(click(app(**SMALL).run(), "run_btn"))
-    T = max(r.t for r in at.session_state["job"].runs.values())
+    T = at.session_state["job"].T
     at.slider(key="replay_t").set_value(2).run()
     p = payload(at)
     assert p["head"]["gd"]["t"] == 2 and p["head"]["am"]["t"] == 2 and series(p, "gd.t")[-1] <= 2

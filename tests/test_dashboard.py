@@ -335,7 +335,7 @@ def test_a_scrub_applies_to_a_stopped_run_and_is_ignored_once_the_run_moved_on()
     from dashboard.replay import JOB, VIEW, cursor, scrub
 
     def job(active: bool, t: int):
-        return SimpleNamespace(active=active, runs={"gd": SimpleNamespace(t=t), "am": SimpleNamespace(t=7)})
+        return SimpleNamespace(active=active, T=t)
 
     live = {"mode": "live"}
     state = {JOB: job(True, 6000), VIEW: dict(live), "replay_t": 4777}
