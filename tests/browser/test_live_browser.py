@@ -323,8 +323,7 @@ def test_a_healthy_page_never_asks_for_its_full_run_again(app_url, new_page):
         press(page, "Run")
         deadline = time.monotonic() + 60
         while not page.locator(DONE).count() and time.monotonic() < deadline:
-            page.evaluate("() => [...document.querySelectorAll('.sr-status')].map(e => e.innerText)")
-            page.wait_for_timeout(150)
+            watch_status(page, [], 0.15)
         page.get_by_text("Alternating minimization converged").wait_for(timeout=TIMEOUT_MS)
         page.wait_for_timeout(4000)                        # past the marker check's two looks, 1.5 s apart
         asked.append(page.evaluate("() => Number(document.body.dataset.srRepages || 0)"))
