@@ -149,5 +149,7 @@ def cached(key: str) -> SweepResult | None:
 
 
 def remember(key: str, result: SweepResult) -> None:
-    """Put a finished sweep in the cache (``cached(key)`` then returns a copy)."""
+    """Put a finished sweep in the cache, replacing an older run of the same spec
+    (``cached(key)`` then returns a copy of this one: its times, not the first run's)."""
+    _stored.clear(key)
     _stored(key, _result=result)

@@ -395,11 +395,16 @@ def waiting_words(job: SweepAdmissionJob) -> str:
 
 def finish(job: SweepAdmissionJob, key: str) -> SweepResult:
     """The finished sweep: into the cache shared by all sessions, out of the session."""
-    result = job.result(executor="this server process")
+    result = keep(key, job.result(executor="this server process"))
+    server.controller().forget(job)
+    return result
+
+
+def keep(key: str, result: SweepResult) -> SweepResult:
+    """A finished sweep into the shared cache (replacing an older run of it) and out of the session."""
     sweep_view.remember(key, result)
     st.session_state.pop(JOB_KEY, None)
     st.session_state[FINISHED_KEY] = key
-    server.controller().forget(job)
     return result
 
 
@@ -502,10 +507,7 @@ def sweep_section(spec: SweepSpec, run_on: str) -> None:
         if go:
             note, bar, slot = st.empty(), st.empty(), st.empty()
             job, where = stream(spec, run_on, slot, bar.progress(0.0, text=f"0 of {runs} trials"))
-            result = job.result(executor=where)
-            sweep_view.remember(spec.key(), result)
-            st.session_state.pop(JOB_KEY, None)
-            st.session_state[FINISHED_KEY] = spec.key()
+            keep(spec.key(), job.result(executor=where))
             for el in (note, bar, slot):
                 el.empty()
     job = current_job(spec)

@@ -1,5 +1,6 @@
 """The Phase-transition page, headless (streamlit.testing AppTest)."""
 import base64
+import dataclasses
 import json
 import re
 import time
@@ -158,6 +159,21 @@ def test_the_same_sweep_asked_twice_is_served_from_the_cache():
     assert figure(again)["data"] == first["data"]
     at.slider(key="trials").set_value(3).run()      # another sweep: not cached
     assert "Press **Run** to start 24 trials" in texts(at.info)
+
+
+def test_run_again_replaces_the_cached_sweep_and_shows_its_own_times():
+    """A second Run of a cached sweep recomputes it; the page and the cache then hold the new run
+    (cache_data returned the first entry for ever: the page showed the first run's seconds)."""
+    at = run(page(TINY))
+    first = sweep_view.cached(TINY_SPEC.key())
+    run(at)
+    second = sweep_view.cached(TINY_SPEC.key())
+    assert second is not None and second.trials != () and second.seconds != first.seconds
+    assert f"All {second.done} trials in {second.seconds:.1f} s" in texts(at.success)
+    old = dataclasses.replace(second, seconds=second.seconds + 100.0)
+    sweep_view.remember("k", old)
+    sweep_view.remember("k", second)
+    assert sweep_view.cached("k").seconds == second.seconds
 
 
 def test_oversize_and_invalid_grids_are_refused_with_a_message():
