@@ -1,29 +1,38 @@
-"""The phase-transition sweep as it was before batching (kept as the benchmark baseline).
+"""The paper's sweep as the code stood when issue 12 was filed, frozen as the benchmark's reference.
 
-One trial at a time: generate the problem, then ``shallowres.run`` with every
-per-iteration record (test loss, flips per neuron, rho_3), no stalled rule,
-trial-major order, in this process. ``benchmarks/run.py --rows sweep_paper`` times it
-against ``run_sweep(spec, "serial")`` in fresh processes, one BLAS thread each.
+Commit 24979bb is the last one before the batched sweeps (its successor, 975d99f, adds
+the stalled rule): one ``run()`` per trial with every per-iteration record, no stalled
+rule, trial-major order. ``frozen_package(dest)`` extracts that commit's ``shallowres/``
+with ``git archive``; ``benchmarks/run.py --rows sweep_paper`` puts it first on the
+path of a fresh process and times its own ``run_sweep(SweepSpec(), "serial")``, so
+later speed-ups of the unbatched solver do not move into the reference.
+
+Raises ``RuntimeError`` when the repository's history does not hold the commit (a
+shallow clone: fetch with ``git fetch --unshallow``).
 """
 from __future__ import annotations
 
-from shallowres.problem import make_problem
-from shallowres.solvers import run
-from shallowres.sweep import SWEEP_N_TEST, SweepSpec, trial_seed
+import io
+import os
+import subprocess
+import tarfile
+
+BASELINE_COMMIT = "24979bbd599602d32611a3ae6993bf3197da3fc7"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def baseline_sweep(spec: SweepSpec) -> dict:
-    """Success counts per cell, in table order, and every trial's final rel_err."""
-    success: dict = {c: 0 for c in spec.cells()}
-    finals = {}
-    for cell, k in spec.tasks():
-        seed = trial_seed(spec.seed, cell.d, cell.n, cell.gamma, cell.noise, k)
-        problem = make_problem(cell.d, cell.n, cell.gamma, cell.noise, seed, w_star=spec.w_star,
-                               n_test=SWEEP_N_TEST, memory_budget=spec.memory_budget)
-        res = run(problem, cell.alg, init=cell.init, delta=spec.delta, eta=spec.eta, resample=spec.resample,
-                  iters=spec.iters(cell.alg), tol=spec.tol, am_solver=spec.am_solver,
-                  memory_budget=spec.memory_budget)
-        success[cell] += bool(res.rel_err < spec.threshold)
-        finals[(cell, k)] = res.rel_err
-    return dict(success=[success[c] for c in spec.cells()], finals=finals)
+def frozen_package(dest: str, commit: str = BASELINE_COMMIT) -> str:
+    """Extract ``shallowres/`` as of ``commit`` into ``dest``; returns ``dest`` (put it first on sys.path)."""
+    proc = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", commit, "shallowres"],
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the sweep baseline needs commit {commit[:7]} in this repository's history "
+                           f"(git fetch --unshallow): {proc.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
 
+
+def task_key(cell, trial: int) -> str:
+    """A trial's name that does not depend on which package's Cell holds it."""
+    return f"{cell.d}|{cell.gamma!r}|{cell.noise!r}|{cell.n}|{cell.alg}|{cell.init}|{trial}"
