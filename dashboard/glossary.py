@@ -29,7 +29,8 @@ def text(key: str) -> str:
 
 LATEX = (("‖W⁰ − W*‖_F", r"$\|W^0 - W^*\|_F$"), ("‖W* + I‖_F", r"$\|W^* + I\|_F$"),
          ("‖W − W*‖_F", r"$\|W - W^*\|_F$"), ("‖W + I‖_F", r"$\|W + I\|_F$"), ("‖∇L‖_F", r"$\|\nabla L\|_F$"),
-         ("‖Wᵗ − W*‖_F", r"$\|W^t - W^*\|_F$"), ("‖W*‖_F", r"$\|W^*\|_F$"),
+         ("‖Wᵗ − W*‖_F", r"$\|W^t - W^*\|_F$"), ("‖W*‖_F/‖I‖_F", r"$\|W^*\|_F/\|I\|_F$"),
+         ("‖W*‖_F", r"$\|W^*\|_F$"),
          ("σ²_max / σ²_min", r"$\sigma^2_{\max} / \sigma^2_{\min}$"), ("Bᵗ/√n", r"$B^t/\sqrt{n}$"),
          ("(κ − 1)/(κ + 1)", r"$(\kappa - 1)/(\kappa + 1)$"), ("ρ_GD", r"$\rho_{\mathrm{GD}}$"),
          ("ρ_AM = κρ₃/σ_max", r"$\rho_{\mathrm{AM}} = \kappa\rho_3/\sigma_{\max}$"),

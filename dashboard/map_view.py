@@ -99,8 +99,20 @@ def map_heatmap(rows: Iterable[Row | Mapping], analysis: MapAnalysis, height: in
     lay["xaxis"].update(type="log" if kind == "d" else "linear", range=_range(xe, kind == "d"),
                         tickvals=xs, ticktext=[f"{v:g}" for v in xs], showgrid=False)
     lay["yaxis"].update(type="linear" if kind == "d" else "log", range=_range(ye, kind == "gamma"),
-                        showgrid=False, tickvals=ys, ticktext=[f"{v:g}" for v in ys])
+                        showgrid=False, tickvals=(yt := _spaced(ys, kind == "gamma")), ticktext=[f"{v:g}" for v in yt])
     return {"data": data, "layout": lay}
+
+
+def _spaced(values, log: bool, gap: float = 0.05) -> list[float]:
+    """The tick values to label, from the first, each at least ``gap`` of the axis' span (in log10
+    on a log axis) above the last kept one: dense rows (n = 450, 500, 550, 600) would overlap."""
+    pos = np.log10(values) if log else np.asarray(values, dtype=float)
+    span = pos[-1] - pos[0] if len(pos) > 1 else 0.0
+    kept = [0]
+    for i in range(1, len(pos)):
+        if pos[i] - pos[kept[-1]] >= gap * span:
+            kept.append(i)
+    return [values[i] for i in kept]
 
 
 def _range(edges: np.ndarray, log: bool) -> list[float]:

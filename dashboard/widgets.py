@@ -17,6 +17,7 @@ import numpy as np
 import streamlit as st
 
 from shallowres import initial_point, make_problem
+from shallowres.theory import assumption1_gamma_max
 
 from . import glossary, state
 from .state import FIELDS, fmt, normalize_eta, parse_value
@@ -253,11 +254,6 @@ def sidebar(page: str, extra: tuple[str, ...] = (), charts: bool = True) -> dict
 
 # ----- the assumptions panel ------------------------------------------------------
 
-def assumption1_bound(d: int, delta: float) -> float:
-    """Assumption 1: ||W*||_F <= gamma <= delta sqrt(d) / (1 + delta)."""
-    return delta * math.sqrt(d) / (1 + delta)
-
-
 def start_distance(settings: Mapping) -> float:
     """||W^0 - W*||_F / ||W* + I||_F; the teacher and W^0 depend on (d, gamma, seed) only."""
     p = make_problem(d=settings["d"], n=1, gamma=settings["gamma"], seed=settings["seed"], n_test=1)
@@ -268,7 +264,7 @@ def start_distance(settings: Mapping) -> float:
 def assumptions_panel(settings: Mapping) -> None:
     """Three short verdicts that follow the sliders: Assumption 1 and the start, n vs d^2, fresh samples."""
     d, n, gamma, delta = settings["d"], settings["n"], settings["gamma"], settings["delta"]
-    bound = assumption1_bound(d, delta)
+    bound = assumption1_gamma_max(d, delta)
     dist = start_distance(settings)
     c1, c2, c3 = st.columns(3)
     ok = gamma <= bound

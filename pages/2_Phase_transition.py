@@ -36,6 +36,7 @@ from shallowres.phase_map import analyze, format_analysis
 from shallowres.sweep import FINE_N, PAPER_N, SWEEP_ETA, SweepResult, SweepSpec
 from shallowres.sweep_cli import parse_list
 from shallowres.sweep_job import SweepJob
+from shallowres.theory import assumption1_gamma_max
 from shallowres.threads import single_threaded_blas
 from shallowres.validation import MB
 
@@ -535,7 +536,8 @@ def map_section() -> None:
     st.caption(
         "Theorem 1 asks for n > C·d·k²·polylog = Õ(d³) samples (k = d); AM's least-squares step has d² unknowns, "
         f"so it needs n ≥ d². Recovery probability of **{a.alg.upper()} from the {a.init} start** over d and "
-        f"n/d², {trials} trials per cell, the teacher at ‖W\\*‖_F/‖I‖_F = {first.gamma / first.d ** 0.5:.3f} "
+        f"n/d², {trials} trials per cell, the teacher at {glossary.latex('‖W*‖_F/‖I‖_F')} = "
+        f"{first.gamma / first.d ** 0.5:.3f} "
         "for every d (the paper's γ = 2 at d = 20). Precomputed on the command line (`python -m shallowres "
         "sweep --map d`, see the README) and shipped with the app. The orange curve is the 50% threshold n\\* "
         "of a logistic fit in log n per d, with its 95% profile-likelihood interval.")
@@ -551,10 +553,11 @@ def map_section() -> None:
     grows, ga = map_analysis("map_gamma", "gamma")
     if ga is not None:
         st.markdown("#### How far from the identity can the teacher be? (d = 20)")
-        st.caption("Recovery probability over the teacher's size γ = ‖W\\*‖_F and n at d = 20 "
+        st.caption(f"Recovery probability over the teacher's size {glossary.latex('γ = ‖W*‖_F')} and n at d = 20 "
                    f"({max(r.trials for r in grows)} trials per cell, {ga.alg.upper()} from the {ga.init} start). "
-                   "Assumption 1 (identity start inside Theorem 1's ball) holds for γ ≤ δ√d/(1 + δ) = 1.99 at "
-                   "δ = 0.8.")
+                   f"Assumption 1 (identity start inside Theorem 1's ball) holds for "
+                   f"γ ≤ {glossary.latex('δ√d/(1 + δ)')} = {assumption1_gamma_max(20, 0.8):.2f} "
+                   "at the paper's δ = 0.8.")
         st.plotly_chart(map_view.map_heatmap(grows, ga), key="map-gamma", width="stretch",
                         config={"displaylogo": False})
 

@@ -114,6 +114,12 @@ def iterations_to_eps(rel_err: np.ndarray, eps: float) -> int | None:
     return int(hit[0]) if len(hit) else None
 
 
+def assumption1_gamma_max(d: int, delta: float) -> float:
+    """The largest teacher size Assumption 1 allows, gamma <= delta sqrt(d) / (1 + delta): then the
+    identity start W^0 = 0 lies in Theorem 1's delta-ball (||W*||_F <= delta ||W* + I||_F)."""
+    return delta * math.sqrt(d) / (1 + delta)
+
+
 def lemma1_terms(U_star: np.ndarray) -> tuple[np.ndarray, float, float]:
     """(singular values of W* + I, kappa_w, log10 lambda), lambda = prod sigma_q / sigma_k^k."""
     s = np.linalg.svd(U_star, compute_uv=False)
@@ -464,7 +470,7 @@ def _theory(problem: Problem, W: np.ndarray | None = None, *, init: str = "ident
     balance = float(col2.max() / col2.min()) if col2.min() > 0 else (1.0 if col2.max() == 0 else math.inf)
     if math.isinf(balance):
         reasons["balance_ratio"] = "some column of W* is 0 while another is not"
-    bound = delta * math.sqrt(d) / (1 + delta)
+    bound = assumption1_gamma_max(d, delta)
     sq = math.sqrt(n)
     return Theory(d=d, n=n, gamma=problem.gamma, delta=delta, sigma_min=lo, sigma_max=hi,
                   kappa=kappa, rho3=r3.sum, rho4=rho4, rho_gd=rho_gd, rho_am=rho_am,

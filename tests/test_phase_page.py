@@ -393,6 +393,22 @@ def test_the_map_section_shows_the_shipped_map_and_its_exponent():
     assert {r.d for r in shipped} >= {5, 50} and len({r.d for r in shipped}) >= 6
 
 
+def test_the_gamma_maps_n_labels_do_not_crowd_and_its_caption_is_typeset():
+    """The gamma map's rows n = 400, 450, ..., 600 sit a few pixels apart on its log axis: only labels at
+    least 5% of the axis apart are labelled (they overlapped)."""
+    at = page()
+    heats = [f for f in charts(at) if any(t["type"] == "heatmap" for t in f["data"])]
+    y = heats[-1]["layout"]["yaxis"]
+    assert y["type"] == "log"
+    pos = np.log10(y["tickvals"])
+    lo, hi = y["range"]
+    assert np.diff(pos).min() >= 0.05 * (pos[-1] - pos[0]) and len(pos) >= 6 and lo <= pos[0] and pos[-1] <= hi
+    assert y["ticktext"] == [f"{v:g}" for v in y["tickvals"]]
+    caption = texts(at.caption)
+    assert "‖W\\*‖_F" not in caption and r"$\|W^*\|_F/\|I\|_F$" in caption and r"$\|W^*\|_F$" in caption
+    assert "= 1.99 at the paper's δ = 0.8" in caption
+
+
 def test_shipped_map_rows_are_consistent():
     """The shipped maps are sweep tables of their grids: every cell has its trials."""
     for name in ("phase_map_d.csv", "phase_map_gamma.csv"):
