@@ -318,18 +318,23 @@ def main() -> None:
     job: RunJob | None = st.session_state.get(JOB)
     if (job is not None and job.active) != shown:
         st.rerun()          # the buttons were drawn before the click took effect: redraw them (Play / Pause)
+    # Fixed slots: an element that comes and goes directly in the page would shift the fragments after
+    # it to another place in the page, and Streamlit would remount their charts (blank for a moment).
+    note = st.container()
     if job is not None and job.key != state.run_key(settings) and not job.active:
-        st.info("The settings changed since this run: the charts show the previous run. "
+        note.info("The settings changed since this run: the charts show the previous run. "
                 "Press **Run** to start one with the new settings.", icon=":material/info:")
     view = st.session_state[VIEW]
     moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
     tick = tick_seconds() if moving else None
     PAGE.begin(moving)
     fragments.fragment(live_view, tick, settings)
+    end = st.container()
     if job is not None and not moving:
-        final_boxes(job)
-        replay_controls(job, settings)
-        downloads(job)
+        with end:
+            final_boxes(job)
+            replay_controls(job, settings)
+            downloads(job)
     fragments.fragment(objects_view, picture_tick() if moving else None)
     train_baselines.section(job, settings)
     copy_as_code(settings)

@@ -93,13 +93,11 @@ def _rows(job: RunJob, problem: Problem, alg: str) -> np.ndarray:
 
 
 def chart(fig: dict, key: str, tick: float | None = None) -> None:
-    """A Plotly chart: updated in place while the run moves, every ``tick`` s (``dashboard.react_chart``,
-    whose watchdog asks again if a rerun is lost; a changed ``st.plotly_chart`` remounts, blank or
-    doubled for a moment), ``st.plotly_chart`` when still (``tick`` None)."""
-    if tick is not None:
-        react_chart(fig, key, tick)
-    else:
-        st.plotly_chart(fig, key=key, width="stretch", config=CHART)
+    """A Plotly chart updated in place (``dashboard.react_chart``), whether the run moves (redrawn
+    every ``tick`` s, with a watchdog that asks again if a rerun is lost) or is still (``tick``
+    None). One element type throughout: a switch to ``st.plotly_chart`` at a run's end or start
+    remounted the pictures, blank for 0.2-2 s."""
+    react_chart(fig, key, tick)
 
 
 def _each(its: Mapping[str, tuple[int, np.ndarray]], draw) -> None:

@@ -48,8 +48,15 @@ def arr(v) -> np.ndarray:
     return np.asarray(v)
 
 
+def components(at: AppTest) -> list[dict]:
+    """The custom components' data: the live charts' payload, then the pictures' (``react_chart``, with a "fig")."""
+    return [json.loads(el.proto.json) for el in at.get("bidi_component")]
+
+
 def specs(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    """The pictures (updated in place by ``react_chart``), then the page's ``st.plotly_chart`` figures."""
+    return [json.loads(c["fig"]) for c in components(at) if "fig" in c] + \
+        [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
 def traces(spec: dict) -> dict[str, dict]:
@@ -76,8 +83,8 @@ def test_default_page_renders_and_writes_the_url():
 
 def payload(at: AppTest) -> dict:
     """The live charts' last payload (the custom component's data)."""
-    (el,) = at.get("bidi_component")
-    return json.loads(el.proto.json)
+    (live,) = [c for c in components(at) if "fig" not in c]
+    return live
 
 
 def series(p: dict, name: str) -> np.ndarray:

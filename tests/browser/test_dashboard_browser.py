@@ -15,7 +15,7 @@ from shallowres import make_problem, run, theory
 pytestmark = pytest.mark.browser
 
 DONE = "[data-testid='stDownloadButton']"     # drawn only once a run has finished
-PICTURES = "[data-testid='stPlotlyChart'] .js-plotly-plot"      # st.plotly_chart's, not the live charts
+PICTURES = ".sr-react-chart.js-plotly-plot"      # the pictures (react_chart), not the live charts
 
 
 def run_to_end(page) -> None:
@@ -128,7 +128,7 @@ def test_preset_then_theory_link_keeps_the_settings(open_app):
     assert_no_errors(page)
 
 
-DRAWN = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot")]
+DRAWN = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart'] .js-plotly-plot, .sr-react-chart")]
   .filter(e => e.getBoundingClientRect().height > 0)
   .map(e => ({title: (e.layout && e.layout.title && e.layout.title.text) || '',
               traces: (e.data || []).length,
