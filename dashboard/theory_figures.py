@@ -16,7 +16,7 @@ from shallowres.theory_path import TheoryPath
 from .figures import COLORS, GRAY, INK, NAMES, TICK, hline, layout, line
 
 BOUND_COLORS = {"paper": "#6A3D9A", "tight": "#009E73", "local": "#E69F00", "start": "#555555"}
-MARGIN = {"l": 95, "r": 20, "t": 95, "b": 70}
+MARGIN = {"l": 95, "r": 20, "t": 24, "b": 70}   # top: Plotly widens it to fit the legend rows above the plot
 
 
 def _tick_text(v: float) -> str:
