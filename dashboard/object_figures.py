@@ -238,7 +238,8 @@ def network_figure(problem: Problem, W: np.ndarray, t: int | None = None, X: np.
                             "colorscale": FLIP_SCALE, "line": {"color": INK, "width": 1.5},
                             "colorbar": {"title": {"text": "flips", "font": {"size": TICK, "color": INK}},
                                          "tickfont": {"size": TICK - 2, "color": INK}, "thickness": 14,
-                                         "len": 0.6, "y": 0.45}},
+                                         "len": 0.6, "y": 0.45,
+                                         **({"dtick": 1} if counts.max() <= 5 else {})}},   # counts: whole ticks
                  "hovertemplate": "neuron %{customdata[0]}: v*<sub>q</sub> = %{customdata[1]:+d}, "
                                   f"%{{customdata[2]:,}} of {n:,} samples flipped" + _t_text(t) +
                                   ", ‖w<sub>q</sub> − w*<sub>q</sub>‖ = %{customdata[3]:.2g}<br><br>"

@@ -100,11 +100,17 @@ def chart(fig: dict, key: str, tick: float | None = None) -> None:
     react_chart(fig, key, tick)
 
 
-def _each(its: Mapping[str, tuple[int, np.ndarray]], draw) -> None:
-    """``draw(alg, t, W)`` for each algorithm chosen, full width, one under the other."""
-    for alg, (t, W) in its.items():
-        st.markdown(f"**{NAMES[alg]}** · the iterate at t = {t:,}")
-        draw(alg, t, W)
+def _each(algs, its: Mapping[str, tuple[int, np.ndarray]], draw) -> None:
+    """``draw(alg, t, W)`` for each algorithm chosen, full width, one under the other, each in a
+    slot of its own for every algorithm of the run (``algs``): an algorithm whose first iterate comes
+    later (or that is hidden) must not move the others' charts, which Streamlit would remount."""
+    for alg in algs:
+        slot = st.container()
+        if alg in its:
+            t, W = its[alg]
+            slot.markdown(f"**{NAMES[alg]}** · the iterate at t = {t:,}")
+            with slot:
+                draw(alg, t, W)
 
 
 # ----- the landscape (on a click) --------------------------------------------------------------
@@ -183,20 +189,20 @@ def pictures(job: RunJob | None, upto: int | None, tick: float | None = None) ->
     weights, masks, network, land = tabs
     if weights.open:
         with weights:
-            _each(its, lambda alg, t, W: chart(object_figures.weights_figure(problem, W, t=t, height=400),
+            _each(job.runs, its, lambda alg, t, W: chart(object_figures.weights_figure(problem, W, t=t, height=400),
                                                 f"objects-weights-{alg}", tick))
             st.caption("Rows: input j, columns: neuron q (column q is w_q). One colour scale for the three "
                        "panels, centred at 0 (white); the panel titles give each matrix's Frobenius norm.")
     if masks.open:
         with masks:
-            _each(its, lambda alg, t, W: chart(object_figures.mask_figure(problem, W, t=t,
+            _each(job.runs, its, lambda alg, t, W: chart(object_figures.mask_figure(problem, W, t=t,
                                                                           rows=_rows(job, problem, alg)),
                                                 f"objects-masks-{alg}", tick))
-            st.caption("Which ReLU is on for each sample (P^t, what AM freezes at step t); coloured cells disagree "
+            st.caption("Which ReLU is on for each sample (Pᵗ, what AM freezes at step t); coloured cells disagree "
                        "with the teacher's P*. Up to 200 samples are shown, the same ones at every t.")
     if network.open:
         with network:
-            _each(its, lambda alg, t, W: chart(object_figures.network_figure(problem, W, t=t, height=420),
+            _each(job.runs, its, lambda alg, t, W: chart(object_figures.network_figure(problem, W, t=t, height=420),
                                                 f"objects-network-{alg}", tick))
     if land.open:
         with land:
