@@ -318,9 +318,9 @@ def main() -> None:
     job: RunJob | None = st.session_state.get(JOB)
     if (job is not None and job.active) != shown:
         st.rerun()          # the buttons were drawn before the click took effect: redraw them (Play / Pause)
-    # Fixed slots: an element that comes and goes directly in the page would shift the fragments after
-    # it to another place in the page, and Streamlit would remount their charts (blank for a moment).
-    note = st.container()
+    # Fixed slots (st.empty): an element that comes and goes directly in the page would shift the fragments
+    # after it to another place in the page, and Streamlit would remount their charts (blank for a moment).
+    note = st.empty()
     if job is not None and job.key != state.run_key(settings) and not job.active:
         note.info("The settings changed since this run: the charts show the previous run. "
                 "Press **Run** to start one with the new settings.", icon=":material/info:")
@@ -329,9 +329,9 @@ def main() -> None:
     tick = tick_seconds() if moving else None
     PAGE.begin(moving)
     fragments.fragment(live_view, tick, settings)
-    end = st.container()
+    end = st.empty()
     if job is not None and not moving:
-        with end:
+        with end.container():
             final_boxes(job)
             replay_controls(job, settings)
             downloads(job)
