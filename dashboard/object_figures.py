@@ -52,6 +52,16 @@ def flips_per_neuron(problem: Problem, W: np.ndarray, X: np.ndarray | None = Non
 
 # ----- W^t, W*, W^t - W* ----------------------------------------------------------------------
 
+def waiting_figure(height: int) -> dict:
+    """An empty picture of ``height`` px that says the run has no iterate yet: it holds a picture's place
+    (and its chart) from Run until the new run's first iterate."""
+    return {"data": [], "layout": {"height": height, "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                                   "plot_bgcolor": "white", "margin": {"l": 20, "r": 20, "t": 20, "b": 20},
+                                   "annotations": [{"text": "waiting for the run's first iterate", "x": 0.5, "y": 0.5,
+                                                    "xref": "paper", "yref": "paper", "showarrow": False,
+                                                    "font": {"size": TICK, "color": GRAY}}]}}
+
+
 def weights_figure(problem: Problem, W: np.ndarray, t: int | None = None, height: int = 440) -> dict:
     """Heatmaps of W^t, W* and W^t - W* side by side (rows: input j, columns: neuron q, so
     column q is w_q), one diverging colour scale centred at 0 whose range is the largest |entry|

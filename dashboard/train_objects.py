@@ -34,6 +34,7 @@ PICTURES = ("Weights", "Masks", "Network", "Landscape")
 TAB_KEY = "objects_tab"
 ALGS_KEY = "objects_algs"
 LANDSCAPE_KEY = "objects_landscape"     # session state: {"token", "T", "slice", "paths", "ts", "losses"}
+SHOWN_KEY = "objects_shown"             # session state: the page showed pictures (kept in place for a new run)
 ROWS_KEY = "objects_rows"               # session state: (token, alg, kept count) -> mask rows
 LANDSCAPE_SECONDS = 1.0                 # the grid is sized to take about this long (shallowres.landscape)
 CHART = {"displaylogo": False}
@@ -100,17 +101,24 @@ def chart(fig: dict, key: str, tick: float | None = None) -> None:
     react_chart(fig, key, tick)
 
 
-def _each(algs, its: Mapping[str, tuple[int, np.ndarray]], draw) -> None:
-    """``draw(alg, t, W)`` for each algorithm chosen, full width, one under the other, each in a
-    slot of its own for every algorithm of the run (``algs``): an algorithm whose first iterate comes
-    later (or that is hidden) must not move the others' charts, which Streamlit would remount."""
+def _each(algs, its: Mapping[str, tuple[int, np.ndarray]], key: str, figure, tick: float | None,
+          waiting: int | None = None) -> None:
+    """Each chosen algorithm's picture ``figure(alg, t, W)``, full width, one under the other, as the
+    chart ``f"{key}-{alg}"``, each in a slot of its own for every algorithm of the run (``algs``): an
+    algorithm whose first iterate comes later (or that is hidden) must not move the others' charts,
+    which Streamlit would remount. ``waiting``: the pictures' height while a new run has no iterate
+    yet; its slots then hold a placeholder under the same keys, so the charts stay mounted."""
     for alg in algs:
         slot = st.container()
         if alg in its:
             t, W = its[alg]
             slot.markdown(f"**{NAMES[alg]}** · the iterate at t = {t:,}")
             with slot:
-                draw(alg, t, W)
+                chart(figure(alg, t, W), f"{key}-{alg}", tick)
+        elif waiting is not None:
+            slot.markdown(f"**{NAMES[alg]}** · waiting for the run's first iterate")
+            with slot:
+                chart(object_figures.waiting_figure(waiting), f"{key}-{alg}", tick)
 
 
 # ----- the landscape (on a click) --------------------------------------------------------------
@@ -172,12 +180,17 @@ def pictures(job: RunJob | None, upto: int | None, tick: float | None = None) ->
     """The pictures of ``job``'s iterates at iteration ``upto`` (None: the latest), in tabs;
     ``tick``: the seconds between redraws while a run computes or a replay plays (charts updated
     in place), None when still."""
-    if job is None or all(len(r.iterates) == 0 for r in job.runs.values()):
+    if job is None:
+        st.session_state[SHOWN_KEY] = False
         return
     every = its = shown(job, upto)
-    if not its:
+    # A new run before its first iterate (waiting in the server's queue, or starting) keeps the section
+    # in place, with placeholders, if the page showed pictures: it would drop out and come back.
+    waiting = not its and job.active and st.session_state.get(SHOWN_KEY, False)
+    if not its and not waiting:
         return
-    problem = teacher(job)
+    st.session_state[SHOWN_KEY] = True
+    problem = teacher(job) if its else None
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     c1.markdown("##### The objects at the iteration shown")
     if len(its) > 1:
@@ -189,24 +202,26 @@ def pictures(job: RunJob | None, upto: int | None, tick: float | None = None) ->
     weights, masks, network, land = tabs
     if weights.open:
         with weights:
-            _each(job.runs, its, lambda alg, t, W: chart(object_figures.weights_figure(problem, W, t=t, height=400),
-                                                f"objects-weights-{alg}", tick))
+            _each(job.runs, its, "objects-weights", lambda alg, t, W: object_figures.weights_figure(
+                problem, W, t=t, height=400), tick, 400 if waiting else None)
             st.caption("Rows: input j, columns: neuron q (column q is w_q). One colour scale for the three "
                        "panels, centred at 0 (white); the panel titles give each matrix's Frobenius norm.")
     if masks.open:
         with masks:
-            _each(job.runs, its, lambda alg, t, W: chart(object_figures.mask_figure(problem, W, t=t,
-                                                                          rows=_rows(job, problem, alg)),
-                                                f"objects-masks-{alg}", tick))
+            _each(job.runs, its, "objects-masks", lambda alg, t, W: object_figures.mask_figure(
+                problem, W, t=t, rows=_rows(job, problem, alg)), tick, 330 if waiting else None)
             st.caption("Which ReLU is on for each sample (Pᵗ, what AM freezes at step t); coloured cells disagree "
                        "with the teacher's P*. Up to 200 samples are shown, the same ones at every t.")
     if network.open:
         with network:
-            _each(job.runs, its, lambda alg, t, W: chart(object_figures.network_figure(problem, W, t=t, height=420),
-                                                f"objects-network-{alg}", tick))
+            _each(job.runs, its, "objects-network", lambda alg, t, W: object_figures.network_figure(
+                problem, W, t=t, height=420), tick, 420 if waiting else None)
     if land.open:
         with land:
-            _landscape(job, every)
+            if waiting:
+                st.caption("Available when the run has stopped.")
+            else:
+                _landscape(job, every)
     if upto is not None and any(t < min(upto, job.runs[a].t) for a, (t, _) in every.items()):
         st.caption("Between the kept iterates (every one up to t = 31, then 16 per doubling of t) the pictures "
                    "show the nearest kept iterate before the scrubbed t, labelled with its own t.")

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:          # the pages import the dashboard package from the repo root
     sys.path.insert(0, str(ROOT))
 
+from dashboard.runs import RunJob  # noqa: E402
 from dashboard.state import defaults, encode  # noqa: E402
 from dashboard.theory_view import num  # noqa: E402
 
@@ -538,6 +539,36 @@ def test_baselines_table_equals_shallowres_run_on_the_same_settings():
     (chart,) = figure(at, "SGD, Adam: t counts epochs")
     assert {t["name"] for t in chart["data"]} >= {"GD, eq. (1)", "Adam, random start", "tolerance 1e-8"}
     assert chart["layout"]["yaxis"]["type"] == "log" and chart["layout"]["xaxis"]["title"]["text"]
+
+
+def picture_ids(at: AppTest) -> list[str]:
+    """The pictures' element ids (they name the component's key and place)."""
+    return [el.proto.id for el in at.get("bidi_component") if "fig" in json.loads(el.proto.json)]
+
+
+def test_a_new_run_before_its_first_iterate_keeps_the_pictures_in_place(monkeypatch):
+    """Run again, and the new run waits in the server's queue (5 of 18 re-presses on a loaded server): the
+    pictures' section dropped out for 1-2 s and came back remounted. It now keeps its tabs and each
+    algorithm's chart, under the same keys, with a placeholder until the first iterate."""
+    at = settle(click(app(**SMALL).run(), "run_btn"))
+    drawn, ids = [c for c in components(at) if "fig" in c], picture_ids(at)
+    assert len(drawn) == 2 and len(ids) == 2
+    old = at.session_state["job"]
+    waiting = RunJob(old.settings, old.session_id)
+    assert waiting.request("run") and waiting.active and all(len(r.iterates) == 0 for r in waiting.runs.values())
+    from dashboard import server
+    monkeypatch.setattr(server.controller(), "submit", lambda job: None)   # it waits, as in a full queue
+    at.session_state["job"] = waiting
+    at.run()
+    assert not at.exception
+    held = [c for c in components(at) if "fig" in c]
+    assert [t.label for t in at.tabs] == ["Weights", "Masks", "Network", "Landscape"]
+    assert len(held) == 2 and all("waiting for the run's first iterate" in c["fig"] for c in held)
+    assert picture_ids(at) == ids                          # the same elements: nothing is remounted
+    assert texts(at, "markdown").count("waiting for the run's first iterate") == 2
+    waiting.stop()
+    click(at, "reset_btn")                                 # no job: no pictures, and none kept for the next run
+    assert not [c for c in components(at) if "fig" in c]
 
 
 def test_pictures_of_one_algorithm_only():
