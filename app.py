@@ -323,7 +323,7 @@ def main() -> None:
     note = st.empty()
     if job is not None and job.key != state.run_key(settings) and not job.active:
         note.info("The settings changed since this run: the charts show the previous run. "
-                "Press **Run** to start one with the new settings.", icon=":material/info:")
+                  "Press **Run** to start one with the new settings.", icon=":material/info:")
     view = st.session_state[VIEW]
     moving = job is not None and job.active or (view["mode"] == "timed" and view["playing"])
     tick = tick_seconds() if moving else None

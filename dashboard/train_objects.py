@@ -37,7 +37,6 @@ LANDSCAPE_KEY = "objects_landscape"     # session state: {"token", "T", "slice",
 SHOWN_KEY = "objects_shown"             # session state: the page showed pictures (kept in place for a new run)
 ROWS_KEY = "objects_rows"               # session state: (token, alg, kept count) -> mask rows
 LANDSCAPE_SECONDS = 1.0                 # the grid is sized to take about this long (shallowres.landscape)
-CHART = {"displaylogo": False}
 
 
 TEACHER_IDLE = 20.0     # seconds unread after which the rebuilt teachers are dropped
