@@ -219,31 +219,34 @@ def m_sweep_paper(side: str, out: str | None) -> dict:
     spec = SweepSpec()
     t0 = time.perf_counter()
     r = run_sweep(spec, "serial")
-    seconds = time.perf_counter() - t0
-    steps: dict = {}
-    for t in r.trials:
-        if t.cell.alg == "gd":
-            steps[(t.cell.n, t.cell.d)] = steps.get((t.cell.n, t.cell.d), 0) + t.n_iter
-    return dict(seconds=seconds, success=[row.successes for row in r.rows],
-                am_seconds=sum(t.seconds for t in r.trials if t.cell.alg == "am"),
-                gd_steps=sum(steps.values()),
-                gd_raw_seconds=sum(k * raw_products_per_trial(n, d) for (n, d), k in steps.items()),
-                finals={task_key(t.cell, t.trial): t.rel_err for t in r.trials},
-                stalled=[task_key(t.cell, t.trial) for t in r.trials if getattr(t, "stop_reason", "") == "stalled"])
+    out = dict(seconds=time.perf_counter() - t0, success=[row.successes for row in r.rows],
+               finals={task_key(t.cell, t.trial): t.rel_err for t in r.trials},
+               stalled=[task_key(t.cell, t.trial) for t in r.trials if getattr(t, "stop_reason", "") == "stalled"])
+    if side == "ours":          # the floor of today's iterations (the row's ceiling on any speed-up)
+        steps: dict = {}
+        for t in r.trials:
+            if t.cell.alg == "gd":
+                steps[(t.cell.n, t.cell.d)] = steps.get((t.cell.n, t.cell.d), 0) + t.n_iter
+        out.update(am_seconds=sum(t.seconds for t in r.trials if t.cell.alg == "am"), gd_steps=sum(steps.values()),
+                   gd_raw_seconds=sum(k * raw_products_per_trial(n, d) for (n, d), k in steps.items()))
+    return out
+
+
+def timed_raw_products(X: np.ndarray, Xt: np.ndarray, U: np.ndarray, Z: np.ndarray) -> float:
+    """Seconds of the two batched products one GD step needs: X U (into Z) and X^T Z."""
+    t = time.perf_counter()
+    np.matmul(X, U, out=Z)
+    np.matmul(Xt, Z)
+    return time.perf_counter() - t
 
 
 def raw_products_per_trial(n: int, d: int, T: int = 10, reps: int = 100) -> float:
-    """Seconds of the two products a GD step needs (X U and X^T Z, n x d x d each), per trial, batched
-    over T trials as GDBatch does; median of ``reps``."""
+    """Seconds of the two products a GD step needs (n x d x d each), per trial, batched over T trials
+    as GDBatch does; median of ``reps``."""
     rng = np.random.default_rng(0)
     X, U = rng.standard_normal((T, n, d)), rng.standard_normal((T, d, d))
-    Z, Xt, ts = np.matmul(X, U), X.transpose(0, 2, 1), []
-    for _ in range(reps):
-        t = time.perf_counter()
-        np.matmul(X, U, out=Z)
-        np.matmul(Xt, Z)
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)) / T
+    Z = np.matmul(X, U)
+    return float(np.median([timed_raw_products(X, X.transpose(0, 2, 1), U, Z) for _ in range(reps)])) / T
 
 
 def m_gd_batch(side: str, out: str | None, T: int = 10, steps: int = 300) -> dict:
@@ -259,10 +262,7 @@ def m_gd_batch(side: str, out: str | None, T: int = 10, steps: int = 300) -> dic
     b.advance(cancel=lambda: True)           # step 0 computes eta (once per run): not timed
     raw, ours = [], []
     for _ in range(steps):
-        t = time.perf_counter()
-        np.matmul(X, U, out=Z)
-        np.matmul(Xt, Z)
-        raw.append(time.perf_counter() - t)
+        raw.append(timed_raw_products(X, Xt, U, Z))
         t = time.perf_counter()
         b.advance(cancel=lambda: True)       # exactly one step
         ours.append(time.perf_counter() - t)
