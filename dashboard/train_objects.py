@@ -100,24 +100,24 @@ def chart(fig: dict, key: str, tick: float | None = None) -> None:
     react_chart(fig, key, tick)
 
 
-def _each(algs, its: Mapping[str, tuple[int, np.ndarray]], key: str, figure, tick: float | None,
-          waiting: int | None = None) -> None:
-    """Each chosen algorithm's picture ``figure(alg, t, W)``, full width, one under the other, as the
-    chart ``f"{key}-{alg}"``, each in a slot of its own for every algorithm of the run (``algs``): an
-    algorithm whose first iterate comes later (or that is hidden) must not move the others' charts,
-    which Streamlit would remount. ``waiting``: the pictures' height while a new run has no iterate
-    yet; its slots then hold a placeholder under the same keys, so the charts stay mounted."""
+def _each(algs, its: Mapping[str, tuple[int, np.ndarray]], key: str, figure, height: int,
+          tick: float | None, waiting: bool = False) -> None:
+    """Each chosen algorithm's picture ``figure(alg, t, W, height)``, full width, one under the other,
+    as the chart ``f"{key}-{alg}"``, each in a slot of its own for every algorithm of the run
+    (``algs``): an algorithm whose first iterate comes later (or that is hidden) must not move the
+    others' charts, which Streamlit would remount. ``waiting``: a new run has no iterate yet; its
+    slots then hold a placeholder of the same height under the same keys, so the charts stay mounted."""
     for alg in algs:
         slot = st.container()
         if alg in its:
             t, W = its[alg]
             slot.markdown(f"**{NAMES[alg]}** · the iterate at t = {t:,}")
             with slot:
-                chart(figure(alg, t, W), f"{key}-{alg}", tick)
-        elif waiting is not None:
+                chart(figure(alg, t, W, height), f"{key}-{alg}", tick)
+        elif waiting:
             slot.markdown(f"**{NAMES[alg]}** · waiting for the run's first iterate")
             with slot:
-                chart(object_figures.waiting_figure(waiting), f"{key}-{alg}", tick)
+                chart(object_figures.waiting_figure(height), f"{key}-{alg}", tick)
 
 
 # ----- the landscape (on a click) --------------------------------------------------------------
@@ -201,26 +201,23 @@ def pictures(job: RunJob | None, upto: int | None, tick: float | None = None) ->
     weights, masks, network, land = tabs
     if weights.open:
         with weights:
-            _each(job.runs, its, "objects-weights", lambda alg, t, W: object_figures.weights_figure(
-                problem, W, t=t, height=400), tick, 400 if waiting else None)
+            _each(job.runs, its, "objects-weights", lambda alg, t, W, h: object_figures.weights_figure(
+                problem, W, t=t, height=h), 400, tick, waiting)
             st.caption("Rows: input j, columns: neuron q (column q is w_q). One colour scale for the three "
                        "panels, centred at 0 (white); the panel titles give each matrix's Frobenius norm.")
     if masks.open:
         with masks:
-            _each(job.runs, its, "objects-masks", lambda alg, t, W: object_figures.mask_figure(
-                problem, W, t=t, rows=_rows(job, problem, alg)), tick, 330 if waiting else None)
+            _each(job.runs, its, "objects-masks", lambda alg, t, W, h: object_figures.mask_figure(
+                problem, W, t=t, rows=_rows(job, problem, alg), height=h), 330, tick, waiting)
             st.caption("Which ReLU is on for each sample (Pᵗ, what AM freezes at step t); coloured cells disagree "
                        "with the teacher's P*. Up to 200 samples are shown, the same ones at every t.")
     if network.open:
         with network:
-            _each(job.runs, its, "objects-network", lambda alg, t, W: object_figures.network_figure(
-                problem, W, t=t, height=420), tick, 420 if waiting else None)
+            _each(job.runs, its, "objects-network", lambda alg, t, W, h: object_figures.network_figure(
+                problem, W, t=t, height=h), 420, tick, waiting)
     if land.open:
         with land:
-            if waiting:
-                st.caption("Available when the run has stopped.")
-            else:
-                _landscape(job, every)
+            _landscape(job, every)          # a run that computes (or waits) gets its button, disabled
     if upto is not None and any(t < min(upto, job.runs[a].t) for a, (t, _) in every.items()):
         st.caption("Between the kept iterates (every one up to t = 31, then 16 per doubling of t) the pictures "
                    "show the nearest kept iterate before the scrubbed t, labelled with its own t.")
